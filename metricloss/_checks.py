@@ -1,0 +1,159 @@
+"""Input validation shared by every loss (SPEC §0).
+
+Each check raises at once with the argument's name in the message: ``TypeError`` for a wrong
+kind of array or dtype, ``ValueError`` for a wrong shape, an unknown name or a value out of range.
+Value checks (labels in [0, 1], non-negative weights, indices in range) read array values and so
+run only in eager mode on the host (:func:`metricloss._namespace.is_eager`); under tracing they
+are documented as unchecked. Nothing is ever clipped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from metricloss._namespace import (
+    Array,
+    Namespace,
+    compute_dtype,
+    device_of,
+    is_eager,
+    namespace_of,
+)
+
+__all__ = [
+    "as_float_labels",
+    "check_choice",
+    "check_eager_range",
+    "check_floating",
+    "check_same_shape",
+    "prepare_inputs",
+    "prepare_weights",
+]
+
+
+def check_choice(name: str, value: Any, valid: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``valid``; else ``ValueError`` listing the valid names."""
+    valid = tuple(valid)
+    if not isinstance(value, str) or value not in valid:
+        raise ValueError(
+            f"{name} must be one of {', '.join(repr(v) for v in valid)}; got {value!r}"
+        )
+    return value
+
+
+def check_floating(xp: Namespace, name: str, x: Array) -> None:
+    """``TypeError`` unless ``x`` has a real floating dtype."""
+    if not xp.isdtype(x.dtype, "real floating"):
+        raise TypeError(f"{name} must have a floating-point dtype, got {x.dtype}")
+
+
+def check_same_shape(name: str, x: Array, ref_name: str, ref: Array) -> None:
+    """``ValueError`` unless ``x`` has the shape of ``ref``."""
+    if tuple(x.shape) != tuple(ref.shape):
+        raise ValueError(
+            f"{name} must have the shape of {ref_name} {tuple(ref.shape)}, got {tuple(x.shape)}"
+        )
+
+
+def check_eager_range(
+    xp: Namespace,
+    name: str,
+    x: Array,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+) -> None:
+    """``ValueError`` if ``x`` (eager, on the host) holds a value outside ``[low, high]``.
+
+    NaN passes: a NaN input yields a NaN loss, as the SPEC allows. Under tracing, or on an
+    accelerator (where reading the answer would be a device sync), nothing is checked.
+    """
+    if not is_eager(x):
+        return
+    below = (x <= low) if low_open else (x < low)
+    bad = xp.logical_or(below, x > high)
+    if bool(xp.any(bad)):
+        bracket = "(" if low_open else "["
+        raise ValueError(f"{name} must lie in {bracket}{low}, {high}]; found values outside it")
+
+
+def as_float_labels(xp: Namespace, labels: Array, dtype: Any, name: str = "labels") -> Array:
+    """Labels (bool, int or float) cast to ``dtype``, checked to lie in [0, 1] in eager mode."""
+    if not (xp.isdtype(labels.dtype, "bool") or xp.isdtype(labels.dtype, ("integral",
+                                                                          "real floating"))):
+        raise TypeError(f"{name} must be bool, integer or floating, got {labels.dtype}")
+    if not xp.isdtype(labels.dtype, "bool"):
+        check_eager_range(xp, name, labels, 0.0, 1.0)
+    return xp.astype(labels, dtype)
+
+
+def prepare_inputs(
+    logits: Array,
+    labels: Array,
+    weights: Array | float | None = None,
+    *,
+    logits_name: str = "logits",
+) -> tuple[Namespace, Array, Array, Array | None, tuple[int, ...]]:
+    """Validate the common inputs of a loss and bring them to the compute form.
+
+    Returns ``(xp, logits2d, labels2d, weights, shape)``: logits and labels as ``(B, L)`` arrays
+    in the compute dtype (float32 for half precision), weights broadcastable to ``(B, L)`` (shape
+    ``(B, 1)`` or ``(B, L)``; ``None`` if absent) and the caller's original logits shape.
+    """
+    xp = namespace_of(**{logits_name: logits, "labels": labels, "weights": weights})
+    check_floating(xp, logits_name, logits)
+    check_same_shape("labels", labels, logits_name, logits)
+    shape = tuple(logits.shape)
+    if len(shape) not in (1, 2):
+        raise ValueError(
+            f"{logits_name} must have shape (B,) or (B, L), got {shape}"
+        )
+    dtype = compute_dtype(xp, logits.dtype)
+    z = xp.astype(logits, dtype)
+    y = as_float_labels(xp, labels, dtype)
+    if len(shape) == 1:
+        z = xp.reshape(z, (shape[0], 1))
+        y = xp.reshape(y, (shape[0], 1))
+    w = prepare_weights(xp, weights, z, shape)
+    return xp, z, y, w, shape
+
+
+def prepare_weights(
+    xp: Namespace,
+    weights: Array | float | None,
+    ref: Array,
+    caller_shape: tuple[int, ...] | None = None,
+) -> Array | None:
+    """Per-example weights: ``None``, a scalar, ``(B,)`` or ``(B, L)``, returned as ``None`` or
+    an array of shape ``(1, 1)``, ``(B, 1)`` or ``(B, L)`` in the dtype and on the device of the
+    2-D array ``ref``; negative values raise (eager)."""
+    if weights is None:
+        return None
+    shape2d = tuple(ref.shape)
+    batch = shape2d[0]
+    caller_shape = caller_shape or shape2d
+    if isinstance(weights, bool) or not (isinstance(weights, int | float) or hasattr(weights,
+                                                                                    "shape")):
+        raise TypeError(f"weights must be None, a number or an array, got {type(weights).__name__}")
+    if isinstance(weights, int | float):
+        if not weights >= 0:
+            raise ValueError(f"weights must be non-negative, got {weights}")
+        return xp.full((1, 1), float(weights), dtype=ref.dtype, device=device_of(ref))
+    if not xp.isdtype(weights.dtype, ("integral", "real floating")):
+        raise TypeError(f"weights must be numeric, got {weights.dtype}")
+    w_shape = tuple(weights.shape)
+    w = xp.astype(weights, ref.dtype)
+    if w_shape == ():
+        w = xp.reshape(w, (1, 1))
+    elif w_shape == (batch,):
+        w = xp.reshape(w, (batch, 1))
+    elif w_shape in (shape2d, caller_shape):
+        w = xp.reshape(w, shape2d)
+    else:
+        raise ValueError(
+            f"weights must be a scalar or have shape ({batch},) or {caller_shape}, got {w_shape}"
+        )
+    check_eager_range(xp, "weights", w, 0.0, float("inf"))
+    return w
