@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -196,7 +196,7 @@ def _jax_kernels() -> SimpleNamespace:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _kernels_cached(xp: Namespace) -> SimpleNamespace:
     if array_api_compat.is_torch_namespace(xp):
         return _torch_kernels()

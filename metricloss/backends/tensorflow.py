@@ -24,7 +24,7 @@ __array_api_version__ = "2023.12"
 
 Array = Any
 
-bool = tf.bool  # noqa: A001
+bool = tf.bool
 int8 = tf.int8
 int16 = tf.int16
 int32 = tf.int32
@@ -136,7 +136,7 @@ def iinfo(dtype: Any) -> Any:
 
 # -- element-wise -------------------------------------------------------------------------------
 
-abs = tf.math.abs  # noqa: A001
+abs = tf.math.abs
 exp = tf.math.exp
 expm1 = tf.math.expm1
 log = tf.math.log
@@ -146,7 +146,7 @@ square = tf.math.square
 sign = tf.math.sign
 floor = tf.math.floor
 ceil = tf.math.ceil
-round = tf.math.round  # noqa: A001
+round = tf.math.round
 tanh = tf.math.tanh
 isnan = tf.math.is_nan
 isinf = tf.math.is_inf
@@ -174,11 +174,11 @@ def logaddexp(x1: Array, x2: Array, /) -> Array:
     return m + tf.math.softplus(-tf.math.abs(x1 - x2))
 
 
-def pow(x1: Array, x2: Any, /) -> Array:  # noqa: A001
+def pow(x1: Array, x2: Any, /) -> Array:
     return tf.math.pow(x1, x2)
 
 
-def clip(x: Array, /, min: Any = None, max: Any = None) -> Array:  # noqa: A002
+def clip(x: Array, /, min: Any = None, max: Any = None) -> Array:
     if min is not None:
         x = tf.math.maximum(x, min)
     if max is not None:
@@ -197,7 +197,7 @@ def where(condition: Array, x1: Any, x2: Any, /) -> Array:
 # -- reductions ---------------------------------------------------------------------------------
 
 
-def sum(x: Array, /, *, axis: Any = None, dtype: Any = None,  # noqa: A001
+def sum(x: Array, /, *, axis: Any = None, dtype: Any = None,
         keepdims: builtins.bool = False) -> Array:
     if dtype is not None:
         x = tf.cast(x, dtype)
@@ -217,19 +217,19 @@ def mean(x: Array, /, *, axis: Any = None, keepdims: builtins.bool = False) -> A
     return tf.math.reduce_mean(x, axis=_axis(axis), keepdims=keepdims)
 
 
-def max(x: Array, /, *, axis: Any = None, keepdims: builtins.bool = False) -> Array:  # noqa: A001
+def max(x: Array, /, *, axis: Any = None, keepdims: builtins.bool = False) -> Array:
     return tf.math.reduce_max(x, axis=_axis(axis), keepdims=keepdims)
 
 
-def min(x: Array, /, *, axis: Any = None, keepdims: builtins.bool = False) -> Array:  # noqa: A001
+def min(x: Array, /, *, axis: Any = None, keepdims: builtins.bool = False) -> Array:
     return tf.math.reduce_min(x, axis=_axis(axis), keepdims=keepdims)
 
 
-def any(x: Array, /, *, axis: Any = None, keepdims: builtins.bool = False) -> Array:  # noqa: A001
+def any(x: Array, /, *, axis: Any = None, keepdims: builtins.bool = False) -> Array:
     return tf.math.reduce_any(tf.cast(x, tf.bool), axis=_axis(axis), keepdims=keepdims)
 
 
-def all(x: Array, /, *, axis: Any = None, keepdims: builtins.bool = False) -> Array:  # noqa: A001
+def all(x: Array, /, *, axis: Any = None, keepdims: builtins.bool = False) -> Array:
     return tf.math.reduce_all(tf.cast(x, tf.bool), axis=_axis(axis), keepdims=keepdims)
 
 
