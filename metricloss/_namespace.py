@@ -72,7 +72,9 @@ def namespace_of(**arrays: Array) -> Namespace:
             message names the arguments.
     """
     present = {
-        name: a for name, a in arrays.items() if a is not None and not isinstance(a, _PYTHON_SCALARS)
+        name: a
+        for name, a in arrays.items()
+        if a is not None and not isinstance(a, _PYTHON_SCALARS)
     }
     if not present:
         raise TypeError(f"expected at least one array among {', '.join(arrays)}, got none")
