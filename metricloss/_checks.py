@@ -84,9 +84,10 @@ def as_float_labels(xp: Namespace, labels: Array, dtype: Any, name: str = "label
     if not (xp.isdtype(labels.dtype, "bool") or xp.isdtype(labels.dtype, ("integral",
                                                                           "real floating"))):
         raise TypeError(f"{name} must be bool, integer or floating, got {labels.dtype}")
+    out = xp.astype(labels, dtype)
     if not xp.isdtype(labels.dtype, "bool"):
-        check_eager_range(xp, name, labels, 0.0, 1.0)
-    return xp.astype(labels, dtype)
+        check_eager_range(xp, name, out, 0.0, 1.0)
+    return out
 
 
 def prepare_inputs(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -101,7 +100,9 @@ def device_of(x: Array) -> Any:
 
 def is_half(xp: Namespace, dtype: Any) -> bool:
     """Whether ``dtype`` is float16 or bfloat16."""
-    name = str(dtype).rsplit(".", 1)[-1].rstrip("'>")
+    name = getattr(dtype, "name", None)  # NumPy, JAX and TensorFlow dtypes
+    if not isinstance(name, str):
+        name = str(dtype).rsplit(".", 1)[-1]  # torch.float16, array_api_strict.float16
     return name in ("float16", "bfloat16", "half")
 
 
@@ -124,7 +125,7 @@ def is_eager(x: Array) -> bool:
             return False
         return x.device.type == "cpu" and not x.is_meta
     if library == "jax":
-        if array_api_compat.is_lazy_array(x):
+        if isinstance(x, sys.modules["jax"].core.Tracer):
             return False
         try:
             return all(d.platform == "cpu" for d in x.devices())
@@ -168,52 +169,69 @@ def _fallback_kernels(xp: Namespace) -> SimpleNamespace:
     )
 
 
-def _torch_kernels() -> SimpleNamespace:
-    torch = sys.modules["torch"]
-    F = torch.nn.functional
+class _TorchKernels:
+    """PyTorch's fused kernels (``torch`` is looked up in ``sys.modules``, never imported)."""
 
+    @staticmethod
+    def sigmoid(x: Array) -> Array:
+        return x.sigmoid()
+
+    @staticmethod
+    def log_sigmoid(x: Array) -> Array:
+        return sys.modules["torch"].nn.functional.logsigmoid(x)
+
+    @staticmethod
     def softplus(x: Array) -> Array:
-        # F.softplus(x) returns x above its threshold (20); exact in float32 and float64.
-        return F.softplus(x)
+        # Returns x above its threshold (20): exact to float64 rounding there.
+        return sys.modules["torch"].nn.functional.softplus(x)
 
+    @staticmethod
     def logsumexp(x: Array, axis: int) -> Array:
-        return torch.logsumexp(x, dim=axis)
-
-    return SimpleNamespace(
-        sigmoid=torch.sigmoid, log_sigmoid=F.logsigmoid, softplus=softplus, logsumexp=logsumexp
-    )
+        return x.logsumexp(dim=axis)
 
 
-def _jax_kernels() -> SimpleNamespace:
-    jax = sys.modules["jax"]
+class _JaxKernels:
+    """``jax.nn``'s kernels (``jax`` is looked up in ``sys.modules``, never imported)."""
 
+    @staticmethod
+    def sigmoid(x: Array) -> Array:
+        return sys.modules["jax"].nn.sigmoid(x)
+
+    @staticmethod
+    def log_sigmoid(x: Array) -> Array:
+        return sys.modules["jax"].nn.log_sigmoid(x)
+
+    @staticmethod
+    def softplus(x: Array) -> Array:
+        return sys.modules["jax"].nn.softplus(x)
+
+    @staticmethod
     def logsumexp(x: Array, axis: int) -> Array:
-        return jax.nn.logsumexp(x, axis=axis)
-
-    return SimpleNamespace(
-        sigmoid=jax.nn.sigmoid,
-        log_sigmoid=jax.nn.log_sigmoid,
-        softplus=jax.nn.softplus,
-        logsumexp=logsumexp,
-    )
+        return sys.modules["jax"].nn.logsumexp(x, axis=axis)
 
 
-@cache
-def _kernels_cached(xp: Namespace) -> SimpleNamespace:
-    if array_api_compat.is_torch_namespace(xp):
-        return _torch_kernels()
-    if array_api_compat.is_jax_namespace(xp):
-        return _jax_kernels()
-    native = getattr(xp, "native_kernels", None)  # metricloss.backends.tensorflow provides them
-    if native is not None:
-        return native()
-    return _fallback_kernels(xp)
+# A plain dict keyed by the namespace's name, not functools.lru_cache: torch.compile traces
+# through it, and for PyTorch and JAX the value is a class, so nothing is built while tracing.
+_KERNELS: dict[str, Any] = {}
 
 
-def kernels(xp: Namespace) -> SimpleNamespace:
+def kernels(xp: Namespace) -> Any:
     """Numerical primitives for namespace ``xp``: ``sigmoid``, ``log_sigmoid``, ``softplus``
     and ``logsumexp(x, axis)``, native where the framework has them."""
-    return _kernels_cached(xp)
+    key = xp.__name__
+    found = _KERNELS.get(key)
+    if found is None:
+        if array_api_compat.is_torch_namespace(xp):
+            found = _TorchKernels
+        elif array_api_compat.is_jax_namespace(xp):
+            found = _JaxKernels
+        elif hasattr(xp, "native_kernels"):  # metricloss.backends.tensorflow
+            found = xp.native_kernels()
+        else:
+            found = _fallback_kernels(xp)
+        _KERNELS[key] = found
+    return found
 
 
 StopGradient = Callable[[Array], Array]
+"""A framework's ``stop_gradient`` (``Tensor.detach``, ``jax.lax.stop_gradient``, ...)."""

@@ -100,7 +100,7 @@ def _sum_stats(xp: Namespace, s: SufficientStats, num_labels: int) -> Sufficient
 
 def _ratio(xp: Namespace, num: Array, den: Array, eps: float) -> Array:
     """``num / den`` with the denominator kept at least ``eps`` (exact wherever ``den ≥ eps``)."""
-    return num / xp.maximum(den, eps)
+    return num / xp.clip(den, min=eps)
 
 
 def _safe_sqrt(xp: Namespace, x: Array, eps: float) -> Array:
@@ -396,7 +396,7 @@ def _reduce_confusion_loss(
         if w is None or w.shape[1] != 1:
             return xp.mean(per_example)
         example_w = xp.broadcast_to(w[:, 0], per_example.shape)
-        return xp.sum(example_w * per_example) / xp.maximum(xp.sum(example_w), eps)
+        return xp.sum(example_w * per_example) / xp.clip(xp.sum(example_w), min=eps)
     stats = _sufficient_stats(xp, p, y, w, axis=0, need_total=need_total)
     if average == "micro":
         stats = _sum_stats(xp, stats, p.shape[1])
