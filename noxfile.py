@@ -1,0 +1,104 @@
+"""The backend matrix.
+
+    nox                      tests on every backend (separate environments), parity, lint,
+                             and the benchmarks' quick mode
+    nox -s tests             the four backend environments only (numpy+array-api-strict, torch,
+                             jax, tensorflow); `nox -s "tests(backend='jax')"` for one
+    nox -s parity            all frameworks in one environment, cross-framework comparisons
+    nox -s lint typecheck    ruff; mypy on metricloss/
+    nox -s bench             the full benchmarks (writes benchmarks/results/)
+    nox -s demo              the main job: train a small model with sigmoid_f1_loss
+
+Works with nox's default virtualenv backend and with uv (`nox -db uv`, much faster).
+PyTorch is pinned to the CPU build this project's machines carry (`METRICLOSS_TORCH` overrides
+the requirement, e.g. `METRICLOSS_TORCH=torch` on a machine with a GPU).
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["tests", "parity", "lint", "bench_quick"]
+nox.options.reuse_existing_virtualenvs = True
+
+TORCH = os.environ.get("METRICLOSS_TORCH", "torch==2.13.0")
+
+# uv ignores pip's configuration: hand it pip's find-links so it sees the local torch wheel.
+if os.environ.get("PIP_FIND_LINKS") and not os.environ.get("UV_FIND_LINKS"):
+    os.environ["UV_FIND_LINKS"] = os.environ["PIP_FIND_LINKS"]
+
+BACKENDS = {
+    # session parameter: (extras, extra requirements, namespaces under test)
+    "numpy": (["test"], [], "numpy,array_api_strict"),
+    "torch": (["test", "torch"], [TORCH], "torch"),
+    "jax": (["test", "jax"], [], "jax"),
+    "tensorflow": (["test", "tensorflow"], [], "tensorflow"),
+}
+
+ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+
+
+def _install(session: nox.Session, extras: list[str], extra: list[str]) -> None:
+    # The pinned torch goes in the same command as the extras, so the resolver takes it.
+    session.install(f".[{','.join(extras)}]", *extra)
+
+
+def _pytest(session: nox.Session, *args: str, env: dict[str, str]) -> None:
+    # pytest exits 5 when nothing was collected (e.g. a filter that matches nothing): not a
+    # failure of the matrix.
+    session.run("python", "-m", "pytest", *args, *session.posargs, env={**ENV, **env},
+                success_codes=[0, 5])
+
+
+@nox.session
+@nox.parametrize("backend", list(BACKENDS))
+def tests(session: nox.Session, backend: str) -> None:
+    """The test suite on one backend, in its own environment."""
+    extras, extra, namespaces = BACKENDS[backend]
+    _install(session, extras, extra)
+    _pytest(session, "-q", "-m", "not parity", env={"METRICLOSS_BACKENDS": namespaces})
+
+
+@nox.session
+def parity(session: nox.Session) -> None:
+    """Cross-framework parity: PyTorch, JAX, TensorFlow and NumPy in one environment."""
+    _install(session, ["test", "torch", "jax", "tensorflow"], [TORCH])
+    _pytest(session, "-q", "-m", "parity", env={})
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff on the package, the tests and the benchmarks."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "metricloss", "tests", "benchmarks", "examples", "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy on the package."""
+    session.install(".", "mypy>=1.10", "numpy")
+    session.run("mypy", "metricloss")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmarks, every framework, full size: writes benchmarks/results/."""
+    _install(session, ["bench", "torch", "jax", "tensorflow"], [TORCH])
+    session.run("python", "benchmarks/run.py", *session.posargs, env=ENV)
+
+
+@nox.session
+def bench_quick(session: nox.Session) -> None:
+    """Every benchmark case once at a tiny size: proves they still run (no timing asserted)."""
+    _install(session, ["bench", "torch", "jax", "tensorflow"], [TORCH])
+    session.run("python", "benchmarks/run.py", "--quick", "--out", session.create_tmp(),
+                *session.posargs, env=ENV)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job: train a small multi-label model with sigmoid_f1_loss on real data."""
+    _install(session, ["demo", "torch"], [TORCH])
+    session.run("python", "examples/train_sigmoid_f1.py", *session.posargs, env=ENV)
