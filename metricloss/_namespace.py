@@ -6,7 +6,8 @@ its inputs (array-api-compat for NumPy, CuPy, PyTorch, JAX and array-api-strict;
 TensorFlow tensor is recognised by looking in ``sys.modules``, as einops does, so importing
 metricloss never imports torch, jax or tensorflow.
 
-The primitives the standard lacks (``sigmoid``, ``log_sigmoid``, ``softplus``, ``logsumexp``)
+The primitives the standard lacks (``sigmoid``, ``log_sigmoid``, ``softplus``, ``logsumexp``,
+``softmax``, ``log_softmax``)
 dispatch to the framework's native kernel where one exists (they are faster and fuse better:
 a tanh-based sigmoid makes a jitted JAX forward+backward 2.4x slower than ``jax.nn.sigmoid``),
 with a numerically stable pure-standard fallback.
@@ -77,6 +78,9 @@ def namespace_of(**arrays: Array) -> Namespace:
     }
     if not present:
         raise TypeError(f"expected at least one array among {', '.join(arrays)}, got none")
+    for name, a in present.items():
+        if not (hasattr(a, "shape") and hasattr(a, "dtype")):
+            raise TypeError(f"{name} must be an array, got {type(a).__name__}")
     libraries = {name: library_of(a) for name, a in present.items()}
     distinct = sorted(set(libraries.values()))
     if len(distinct) > 1:
@@ -164,8 +168,22 @@ def _fallback_kernels(xp: Namespace) -> SimpleNamespace:
         out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
         return xp.squeeze(out, axis=axis)
 
+    def log_softmax(x: Array, axis: int) -> Array:
+        m = xp.max(x, axis=axis, keepdims=True)
+        # Shifting by the max keeps exp from overflowing; the value does not depend on it.
+        m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
+        shifted = x - m
+        return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+    def softmax(x: Array, axis: int) -> Array:
+        m = xp.max(x, axis=axis, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
+        e = xp.exp(x - m)
+        return e / xp.sum(e, axis=axis, keepdims=True)
+
     return SimpleNamespace(
-        sigmoid=sigmoid, log_sigmoid=log_sigmoid, softplus=softplus, logsumexp=logsumexp
+        sigmoid=sigmoid, log_sigmoid=log_sigmoid, softplus=softplus, logsumexp=logsumexp,
+        softmax=softmax, log_softmax=log_softmax,
     )
 
 
@@ -189,6 +207,14 @@ class _TorchKernels:
     def logsumexp(x: Array, axis: int) -> Array:
         return x.logsumexp(dim=axis)
 
+    @staticmethod
+    def softmax(x: Array, axis: int) -> Array:
+        return x.softmax(dim=axis)
+
+    @staticmethod
+    def log_softmax(x: Array, axis: int) -> Array:
+        return x.log_softmax(dim=axis)
+
 
 class _JaxKernels:
     """``jax.nn``'s kernels (``jax`` is looked up in ``sys.modules``, never imported)."""
@@ -209,6 +235,14 @@ class _JaxKernels:
     def logsumexp(x: Array, axis: int) -> Array:
         return sys.modules["jax"].nn.logsumexp(x, axis=axis)
 
+    @staticmethod
+    def softmax(x: Array, axis: int) -> Array:
+        return sys.modules["jax"].nn.softmax(x, axis=axis)
+
+    @staticmethod
+    def log_softmax(x: Array, axis: int) -> Array:
+        return sys.modules["jax"].nn.log_softmax(x, axis=axis)
+
 
 # A plain dict keyed by the namespace's name, not functools.lru_cache: torch.compile traces
 # through it, and for PyTorch and JAX the value is a class, so nothing is built while tracing.
@@ -216,8 +250,9 @@ _KERNELS: dict[str, Any] = {}
 
 
 def kernels(xp: Namespace) -> Any:
-    """Numerical primitives for namespace ``xp``: ``sigmoid``, ``log_sigmoid``, ``softplus``
-    and ``logsumexp(x, axis)``, native where the framework has them."""
+    """Numerical primitives for namespace ``xp``: ``sigmoid``, ``log_sigmoid``, ``softplus``,
+    ``logsumexp(x, axis)``, ``softmax(x, axis)`` and ``log_softmax(x, axis)``, native where the
+    framework has them."""
     key = xp.__name__
     found = _KERNELS.get(key)
     if found is None:

@@ -329,8 +329,16 @@ def take(x: Array, indices: Array, /, *, axis: Any = None) -> Array:
 
 
 def take_along_axis(x: Array, indices: Array, /, *, axis: int = -1) -> Array:
-    axis = axis % len(x.shape)
-    return tf.gather(x, indices, axis=axis, batch_dims=axis)
+    ndim = len(x.shape)
+    axis = axis % ndim
+    if axis == ndim - 1:
+        return tf.gather(x, indices, axis=axis, batch_dims=axis)
+    # tf.gather batches over the leading axes only: move ``axis`` last and back.
+    perm = [d for d in range(ndim) if d != axis] + [axis]
+    inverse = [perm.index(d) for d in range(ndim)]
+    out = tf.gather(tf.transpose(x, perm), tf.transpose(indices, perm), axis=ndim - 1,
+                    batch_dims=ndim - 1)
+    return tf.transpose(out, inverse)
 
 
 def sort(x: Array, /, *, axis: int = -1, descending: builtins.bool = False,
@@ -364,11 +372,19 @@ def native_kernels() -> SimpleNamespace:
     def logsumexp(x: Array, axis: int) -> Array:
         return tf.math.reduce_logsumexp(x, axis=axis)
 
+    def softmax(x: Array, axis: int) -> Array:
+        return tf.nn.softmax(x, axis=axis)
+
+    def log_softmax(x: Array, axis: int) -> Array:
+        return tf.nn.log_softmax(x, axis=axis)
+
     return SimpleNamespace(
         sigmoid=tf.math.sigmoid,
         log_sigmoid=tf.math.log_sigmoid,
         softplus=tf.math.softplus,
         logsumexp=logsumexp,
+        softmax=softmax,
+        log_softmax=log_softmax,
     )
 
 
