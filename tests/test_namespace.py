@@ -31,6 +31,8 @@ def test_mixed_libraries_raise_type_error_naming_arguments(xp) -> None:
     b = other.asarray(np.zeros(3))
     with pytest.raises(TypeError, match="labels is a"):
         namespace_of(logits=a, labels=b)
+    with pytest.raises(TypeError, match="labels must be an array, got list"):
+        namespace_of(logits=a, labels=[0.0, 1.0, 0.0])
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "log_sigmoid", "softplus"])
