@@ -1,0 +1,1037 @@
+"""Exact evaluation metrics in the array API (SPEC §4).
+
+Training optimises a smooth surrogate; evaluation counts hard decisions. The functions here
+compute the exact metrics, on any array library and device, and agree with scikit-learn on NumPy
+input (scikit-learn is the oracle of the tests):
+
+- from hard predictions (0/1, bool or int) and labels: :func:`confusion_counts`,
+  :func:`precision_score`, :func:`recall_score`, :func:`f1_score`, :func:`fbeta_score`,
+  :func:`jaccard_score`, :func:`accuracy_score` (with ``average`` in ``micro``, ``macro``,
+  ``samples``, ``weighted``, ``none``), :func:`hamming_loss`, :func:`subset_accuracy`;
+- from scores (any real numbers: logits or probabilities): :func:`roc_auc_score`,
+  :func:`average_precision_score`, :func:`recall_at_precision` and :func:`precision_at_k`.
+
+Shapes follow SPEC §0: ``(B, L)`` multi-label, or ``(B,)`` binary (one label; every average then
+gives scikit-learn's ``average="binary"`` value, and ``average="samples"`` is refused, as
+scikit-learn refuses it). Labels, and hard predictions, must be 0/1 (bool, int or float). Optional
+``weights`` are per-example, shape ``(B,)``, scikit-learn's ``sample_weight``.
+
+**Traceable.** Every function here has fixed output shapes and runs under ``jax.jit``,
+``torch.compile(fullgraph=True)`` and ``tf.function(jit_compile=True)``: the score-based ones sort
+once and use cumulative sums with masks over tie groups, never ``unique()`` or boolean indexing.
+Value checks (0/1 labels, finite scores, non-negative weights) and warnings read data, so they run
+only in eager mode on the host (:func:`metricloss._namespace.is_eager`); none is eager-only.
+
+**Zero division.** A ratio whose denominator is zero (precision of a label never predicted, recall
+of a label with no positives, ...) takes the value ``zero_division``: ``"warn"`` (default, as in
+scikit-learn: 0.0 and an :class:`UndefinedMetricWarning`, in eager mode only), ``0``, ``1`` or
+``nan``. With ``nan``, the ``macro``/``weighted``/``samples`` averages skip the undefined
+entries, as scikit-learn's ``_nanaverage`` does for precision, recall and F-scores
+(scikit-learn's ``jaccard_score`` does not accept ``nan``; here it behaves like the others).
+
+**Ties.** ROC-AUC, average precision and recall at precision group tied scores into one
+threshold, exactly as scikit-learn's ``roc_curve``/``precision_recall_curve`` do (one point per
+distinct score).
+
+Reference:
+    Pedregosa et al., "Scikit-learn: Machine Learning in Python", JMLR 12, 2011
+    (``sklearn.metrics``, whose definitions and edge cases these functions follow).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from metricloss._checks import check_choice, check_same_shape
+from metricloss._namespace import (
+    Array,
+    Namespace,
+    compute_dtype,
+    device_of,
+    is_eager,
+    namespace_of,
+)
+
+__all__ = [
+    "METRIC_AVERAGES",
+    "SCORE_AVERAGES",
+    "UndefinedMetricWarning",
+    "accuracy_score",
+    "average_precision_score",
+    "confusion_counts",
+    "f1_score",
+    "fbeta_score",
+    "hamming_loss",
+    "jaccard_score",
+    "precision_at_k",
+    "precision_score",
+    "recall_at_precision",
+    "recall_score",
+    "roc_auc_score",
+    "subset_accuracy",
+]
+
+METRIC_AVERAGES = ("macro", "micro", "samples", "weighted", "none")
+"""Averages of the hard-prediction metrics (``none``: the per-label vector)."""
+
+SCORE_AVERAGES = METRIC_AVERAGES
+"""Averages of the score-based metrics (scikit-learn's ``_average_binary_score``)."""
+
+
+class UndefinedMetricWarning(UserWarning):
+    """A metric was ill-defined on the data (a zero denominator, a label with one class) and was
+    set to a documented value. Issued only in eager mode."""
+
+
+# --------------------------------------------------------------------------------------------
+# Input preparation
+# --------------------------------------------------------------------------------------------
+
+
+def _eager(*arrays: Array | None) -> bool:
+    return all(is_eager(a) for a in arrays if a is not None)
+
+
+def _default_float(xp: Namespace) -> Any:
+    """The namespace's default floating dtype (float64 for NumPy, torch's default, ...)."""
+    return xp.asarray(0.0).dtype
+
+
+def _int_dtype(xp: Namespace) -> Any:
+    """The namespace's default integer dtype (int64; int32 for JAX without x64, TensorFlow)."""
+    return xp.asarray(0).dtype
+
+
+def _check_layout(name: str, shape: tuple[int, ...]) -> None:
+    if len(shape) not in (1, 2):
+        raise ValueError(f"{name} must have shape (B,) or (B, L), got {shape}")
+    if shape[0] == 0 or (len(shape) == 2 and shape[1] == 0):
+        raise ValueError(f"{name} must hold at least one example and one label, got {shape}")
+
+
+def _check_binary(xp: Namespace, name: str, x: Array) -> None:
+    """``TypeError`` unless ``x`` is bool, integer or floating; ``ValueError`` (eager) unless its
+    values are 0 or 1."""
+    if xp.isdtype(x.dtype, "bool"):
+        return
+    if not xp.isdtype(x.dtype, ("integral", "real floating")):
+        raise TypeError(f"{name} must be bool, integer or floating, got {x.dtype}")
+    if is_eager(x) and bool(xp.any(xp.logical_and(x != 0, x != 1))):
+        raise ValueError(f"{name} must hold only 0 and 1; found other values")
+
+
+def _check_scores(xp: Namespace, name: str, x: Array) -> None:
+    if not xp.isdtype(x.dtype, "real floating"):
+        raise TypeError(f"{name} must have a floating-point dtype, got {x.dtype}")
+    if is_eager(x) and not bool(xp.all(xp.isfinite(x))):
+        raise ValueError(f"{name} must be finite; found NaN or infinite values")
+
+
+def _as_bool(xp: Namespace, x: Array) -> Array:
+    return x if xp.isdtype(x.dtype, "bool") else x != 0
+
+
+def _to_2d(xp: Namespace, x: Array) -> Array:
+    return xp.reshape(x, (x.shape[0], 1)) if len(x.shape) == 1 else x
+
+
+def _prepare_weights(xp: Namespace, weights: Array | None, batch: int, dtype: Any
+                     ) -> Array | None:
+    """Per-example weights ``(B,)`` in ``dtype``; negative values raise (eager)."""
+    if weights is None:
+        return None
+    if not hasattr(weights, "shape"):
+        raise TypeError(f"weights must be None or an array of shape ({batch},), "
+                        f"got {type(weights).__name__}")
+    if not xp.isdtype(weights.dtype, ("integral", "real floating")):
+        raise TypeError(f"weights must be numeric, got {weights.dtype}")
+    if tuple(weights.shape) != (batch,):
+        raise ValueError(
+            f"weights must have shape ({batch},) (one weight per example), "
+            f"got {tuple(weights.shape)}"
+        )
+    w = xp.astype(weights, dtype)
+    if is_eager(w):
+        if not bool(xp.all(xp.isfinite(w))):
+            raise ValueError("weights must be finite; found NaN or infinite values")
+        if bool(xp.any(w < 0)):
+            raise ValueError("weights must be non-negative; found negative values")
+    return w
+
+
+def _floating_of(xp: Namespace, *arrays: Array | None) -> Any:
+    for a in arrays:
+        if a is not None and xp.isdtype(a.dtype, "real floating"):
+            return a.dtype
+    return _default_float(xp)
+
+
+class _Hard:
+    """Validated hard-prediction inputs: ``p``, ``y`` bool ``(B, L)``, ``w`` ``(B,)`` or None."""
+
+    def __init__(self, preds: Array, labels: Array, weights: Array | None):
+        xp = namespace_of(preds=preds, labels=labels, weights=weights)
+        check_same_shape("labels", labels, "preds", preds)
+        shape = tuple(preds.shape)
+        _check_layout("preds", shape)
+        _check_binary(xp, "preds", preds)
+        _check_binary(xp, "labels", labels)
+        self.xp = xp
+        self.shape = shape
+        self.out_dtype = _floating_of(xp, weights, preds, labels)
+        self.dtype = compute_dtype(xp, self.out_dtype)
+        self.p = _to_2d(xp, _as_bool(xp, preds))
+        self.y = _to_2d(xp, _as_bool(xp, labels))
+        self.w = _prepare_weights(xp, weights, shape[0], self.dtype)
+        self.eager = _eager(preds, labels, weights)
+
+    def out(self, x: Array) -> Array:
+        return self.xp.astype(x, self.out_dtype)
+
+
+class _Scored:
+    """Validated score inputs: ``s`` ``(B, L)`` in the compute dtype, ``y`` bool, ``w``."""
+
+    def __init__(self, scores: Array, labels: Array, weights: Array | None,
+                 scores_name: str = "scores"):
+        xp = namespace_of(**{scores_name: scores, "labels": labels, "weights": weights})
+        check_same_shape("labels", labels, scores_name, scores)
+        shape = tuple(scores.shape)
+        _check_layout(scores_name, shape)
+        _check_scores(xp, scores_name, scores)
+        _check_binary(xp, "labels", labels)
+        self.xp = xp
+        self.shape = shape
+        self.out_dtype = scores.dtype
+        self.dtype = compute_dtype(xp, scores.dtype)
+        self.s = _to_2d(xp, xp.astype(scores, self.dtype))
+        self.y = _to_2d(xp, _as_bool(xp, labels))
+        self.w = _prepare_weights(xp, weights, shape[0], self.dtype)
+        self.eager = _eager(scores, labels, weights)
+
+    def out(self, x: Array) -> Array:
+        return self.xp.astype(x, self.out_dtype)
+
+
+def _check_average(average: str, shape: tuple[int, ...], valid: tuple[str, ...]) -> str:
+    check_choice("average", average, valid)
+    if average == "samples" and len(shape) == 1:
+        raise ValueError("average='samples' needs multi-label input of shape (B, L); "
+                         f"got shape {shape}")
+    return average
+
+
+# --------------------------------------------------------------------------------------------
+# Zero division and averaging
+# --------------------------------------------------------------------------------------------
+
+
+def _zero_division_value(zero_division: Any) -> float:
+    if isinstance(zero_division, str) and zero_division == "warn":
+        return 0.0
+    if (not isinstance(zero_division, bool) and isinstance(zero_division, int | float)
+            and (zero_division in (0, 1) or math.isnan(zero_division))):
+        return float(zero_division)
+    raise ValueError(f"zero_division must be 'warn', 0, 1 or nan; got {zero_division!r}")
+
+
+def _divide(xp: Namespace, num: Array, den: Array, value: float) -> Array:
+    """``num / den`` with ``value`` where ``den == 0`` (no division by zero is evaluated)."""
+    zero = den == 0
+    safe = xp.where(zero, xp.ones_like(den), den)
+    return xp.where(zero, xp.full_like(num, value), num / safe)
+
+
+def _warn(message: str, stacklevel: int = 4) -> None:
+    warnings.warn(message, UndefinedMetricWarning, stacklevel=stacklevel)
+
+
+def _warn_zero_division(xp: Namespace, den: Array, eager: bool, zero_division: Any,
+                        metric: str, modifier: str, average: str) -> None:
+    """scikit-learn's warning for an ill-defined ratio: eager mode and ``zero_division='warn'``
+    only (reading ``den`` is a host sync)."""
+    if not (eager and isinstance(zero_division, str)):
+        return
+    if bool(xp.any(den == 0)):
+        where = "in samples with" if average == "samples" else "in labels with"
+        if len(den.shape) == 0 or den.shape[0] == 1:
+            where = "due to"
+        axis0 = "label" if average == "samples" else "sample"
+        _warn(f"{metric} is ill-defined and being set to 0.0 {where} no {modifier} {axis0}s. "
+              "Use `zero_division` parameter to control this behavior.", stacklevel=5)
+
+
+def _nanaverage(xp: Namespace, v: Array, w: Array | None) -> Array:
+    """scikit-learn's ``_nanaverage``: the (weighted) mean of the non-NaN entries of ``v``; the
+    unweighted mean of those if their weights sum to zero; NaN if every entry is NaN."""
+    valid = xp.logical_not(xp.isnan(v))
+    v0 = xp.where(valid, v, xp.zeros_like(v))
+    count = xp.sum(xp.astype(valid, v.dtype))
+    mean = xp.sum(v0) / xp.where(count > 0, count, xp.ones_like(count))
+    result = mean
+    if w is not None:
+        w0 = xp.where(valid, w, xp.zeros_like(w))
+        total = xp.sum(w0)
+        weighted = xp.sum(v0 * w0) / xp.where(total > 0, total, xp.ones_like(total))
+        result = xp.where(total > 0, weighted, mean)
+    return xp.where(count > 0, result, xp.full_like(result, math.nan))
+
+
+def _average(xp: Namespace, v: Array, w: Array | None) -> Array:
+    """``numpy.average`` (NaN propagates); the plain mean if the weights sum to zero."""
+    mean = xp.mean(v)
+    if w is None:
+        return mean
+    total = xp.sum(w)
+    weighted = xp.sum(v * w) / xp.where(total != 0, total, xp.ones_like(total))
+    return xp.where(total != 0, weighted, mean)
+
+
+# --------------------------------------------------------------------------------------------
+# Confusion counts
+# --------------------------------------------------------------------------------------------
+
+
+def _counts(xp: Namespace, p: Array, y: Array, w: Array | None, axis: int, dtype: Any
+            ) -> tuple[Array, Array, Array, Array]:
+    """``(tp, fp, fn, tn)`` of bool ``p``, ``y`` (2-D) summed over ``axis``: exact integers
+    without weights, ``dtype`` sums of the weights with them."""
+    if w is None:
+        it = _int_dtype(xp)
+        tp = xp.sum(xp.astype(xp.logical_and(p, y), it), axis=axis)
+        sp = xp.sum(xp.astype(p, it), axis=axis)
+        sy = xp.sum(xp.astype(y, it), axis=axis)
+        n = p.shape[axis]
+        return tp, sp - tp, sy - tp, n - sp - sy + tp
+    wb = xp.reshape(w, (w.shape[0], 1))
+    tp = xp.sum(wb * xp.astype(xp.logical_and(p, y), dtype), axis=axis)
+    sp = xp.sum(wb * xp.astype(p, dtype), axis=axis)
+    sy = xp.sum(wb * xp.astype(y, dtype), axis=axis)
+    sw = xp.sum(xp.broadcast_to(wb, tuple(p.shape)), axis=axis)
+    return tp, sp - tp, sy - tp, sw - sp - sy + tp
+
+
+def confusion_counts(
+    preds: Array,
+    labels: Array,
+    *,
+    weights: Array | None = None,
+    axis: int = 0,
+) -> tuple[Array, Array, Array, Array]:
+    """Exact confusion counts ``(tp, fp, fn, tn)`` of hard predictions against labels.
+
+    .. math::
+
+        tp = Σ w·[p=1]·[y=1],\\quad fp = Σ w·[p=1]·[y=0],\\quad fn = Σ w·[p=0]·[y=1],\\quad
+        tn = Σ w·[p=0]·[y=0]
+
+    summed over ``axis``: ``0`` gives per-label counts ``(L,)`` (scikit-learn's
+    ``multilabel_confusion_matrix``), ``1`` per-example counts ``(B,)``.
+
+    Args:
+        preds: hard predictions, ``(B, L)`` or ``(B,)``; bool, int or float holding 0/1.
+        labels: same shape and kinds.
+        weights: ``None`` or per-example non-negative weights ``(B,)``.
+        axis: ``0`` (over examples) or ``1`` (over labels; 2-D input only).
+
+    Returns:
+        Four arrays: exact integer counts (the namespace's default integer dtype) without
+        weights; weighted sums in the weights' floating dtype (or the default floating dtype)
+        with them. Shape ``(L,)``/``(B,)``, or ``()`` for ``(B,)`` input.
+
+    Example:
+        >>> import numpy as np
+        >>> preds = np.array([[1, 0], [1, 1], [0, 0]])
+        >>> labels = np.array([[1, 0], [0, 1], [1, 0]])
+        >>> [c.tolist() for c in confusion_counts(preds, labels)]
+        [[1, 1], [1, 0], [1, 0], [0, 2]]
+    """
+    h = _Hard(preds, labels, weights)
+    xp = h.xp
+    ndim = len(h.shape)
+    if isinstance(axis, bool) or not isinstance(axis, int) or not -ndim <= axis < ndim:
+        raise ValueError(f"axis must be 0 or 1 for preds of {ndim} dimension(s), got {axis!r}")
+    axis = axis % ndim
+    counts = _counts(xp, h.p, h.y, h.w, axis, h.dtype)
+    if ndim == 1:
+        counts = tuple(xp.reshape(c, ()) for c in counts)
+    if h.w is not None:
+        counts = tuple(h.out(c) for c in counts)
+    return counts  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------------------------
+# Precision, recall, F-beta, Jaccard, accuracy
+# --------------------------------------------------------------------------------------------
+
+_Ratio = Callable[[Array, Array, Array, Array, float], tuple[Array, Array]]
+
+
+def _ratio_fbeta(tp: Array, fp: Array, fn: Array, tn: Array, b2: float) -> tuple[Array, Array]:
+    return (1.0 + b2) * tp, b2 * (tp + fn) + (tp + fp)
+
+
+_RATIOS: dict[str, tuple[_Ratio, str, str]] = {
+    # name: (num/den of the counts, warning name, warning modifier)
+    "precision": (lambda tp, fp, fn, tn, b2: (tp, tp + fp), "Precision", "predicted"),
+    "recall": (lambda tp, fp, fn, tn, b2: (tp, tp + fn), "Recall", "true"),
+    "fbeta": (_ratio_fbeta, "F-score", "true nor predicted"),
+    "jaccard": (lambda tp, fp, fn, tn, b2: (tp, tp + fp + fn), "Jaccard", "true or predicted"),
+    "accuracy": (lambda tp, fp, fn, tn, b2: (tp + tn, tp + fp + fn + tn), "Accuracy", ""),
+}
+
+
+def _hard_metric(
+    name: str,
+    preds: Array,
+    labels: Array,
+    *,
+    average: str,
+    weights: Array | None,
+    zero_division: Any,
+    beta: float = 1.0,
+) -> Array:
+    h = _Hard(preds, labels, weights)
+    xp = h.xp
+    _check_average(average, h.shape, METRIC_AVERAGES)
+    value = _zero_division_value(zero_division)
+    ratio, message, modifier = _RATIOS[name]
+    b2 = beta * beta
+    # samples: each example's counts over its labels, scaled by its weight as scikit-learn
+    # does (ratios are scale-free; a zero-weight example is then 0/0, as there).
+    counts = _counts(xp, h.p, h.y, h.w, 1 if average == "samples" else 0, h.dtype)
+    tp, fp, fn, tn = (xp.astype(c, h.dtype) for c in counts)
+    if average == "micro":
+        tp, fp, fn, tn = (xp.reshape(xp.sum(c), (1,)) for c in (tp, fp, fn, tn))
+    num, den = ratio(tp, fp, fn, tn, b2)
+    if name != "accuracy":
+        _warn_zero_division(xp, den, h.eager, zero_division, message, modifier, average)
+    per_entry = _divide(xp, num, den, value)
+    if average == "micro" or len(h.shape) == 1:
+        return h.out(xp.reshape(per_entry, ()))
+    if average == "none":
+        return h.out(per_entry)
+    if average == "weighted":
+        avg_w = tp + fn  # support
+    elif average == "samples":
+        avg_w = h.w
+    else:
+        avg_w = None
+    return h.out(_nanaverage(xp, per_entry, avg_w))
+
+
+_DOC_ARGS = """
+    Args:
+        preds: hard predictions, ``(B, L)`` (multi-label) or ``(B,)`` (binary); bool, int or
+            float holding 0/1 (checked in eager mode).
+        labels: same shape and kinds.
+        average: ``"macro"`` (per label, then the mean; default), ``"micro"`` (counts summed
+            over labels first), ``"samples"`` (per example over its labels, then the mean,
+            weighted by ``weights``), ``"weighted"`` (per label, then the mean weighted by each
+            label's support ``tp + fn``), ``"none"`` (the per-label vector ``(L,)``).
+        weights: ``None`` or per-example non-negative weights ``(B,)``.
+        zero_division: value of an ill-defined ratio: ``"warn"`` (0.0 plus an
+            :class:`UndefinedMetricWarning` in eager mode), ``0``, ``1`` or ``nan``.
+
+    Returns:
+        A 0-d array (``(L,)`` for ``average="none"`` on 2-D input), of the floating dtype of
+        ``weights``, ``preds`` or ``labels`` (the first that is floating), else the
+        namespace's default floating dtype; on the inputs' device.
+"""
+
+
+def precision_score(
+    preds: Array,
+    labels: Array,
+    *,
+    average: str = "macro",
+    weights: Array | None = None,
+    zero_division: Any = "warn",
+) -> Array:
+    return _hard_metric("precision", preds, labels, average=average, weights=weights,
+                        zero_division=zero_division)
+
+
+precision_score.__doc__ = """Precision ``tp / (tp + fp)`` of hard predictions.
+
+    scikit-learn's ``precision_score`` (note the argument order: predictions first, as everywhere
+    in metricloss). Ill-defined when a label (or, for ``samples``, an example) has no predicted
+    positive.
+""" + _DOC_ARGS + """
+    Example:
+        >>> import numpy as np
+        >>> preds = np.array([[1, 0], [1, 1], [0, 0]])
+        >>> labels = np.array([[1, 0], [0, 1], [1, 0]])
+        >>> float(precision_score(preds, labels, average="micro"))
+        0.6666666666666666
+"""
+
+
+def recall_score(
+    preds: Array,
+    labels: Array,
+    *,
+    average: str = "macro",
+    weights: Array | None = None,
+    zero_division: Any = "warn",
+) -> Array:
+    return _hard_metric("recall", preds, labels, average=average, weights=weights,
+                        zero_division=zero_division)
+
+
+recall_score.__doc__ = """Recall ``tp / (tp + fn)`` of hard predictions.
+
+    scikit-learn's ``recall_score``. Ill-defined when a label has no positive.
+""" + _DOC_ARGS + """
+    Example:
+        >>> import numpy as np
+        >>> preds = np.array([[1, 0], [1, 1], [0, 0]])
+        >>> labels = np.array([[1, 0], [0, 1], [1, 0]])
+        >>> recall_score(preds, labels, average="none").tolist()
+        [0.5, 1.0]
+"""
+
+
+def fbeta_score(
+    preds: Array,
+    labels: Array,
+    *,
+    beta: float,
+    average: str = "macro",
+    weights: Array | None = None,
+    zero_division: Any = "warn",
+) -> Array:
+    if isinstance(beta, bool) or not isinstance(beta, int | float) or not math.isfinite(beta):
+        raise TypeError(f"beta must be a finite number, got {beta!r}")
+    if beta <= 0:
+        raise ValueError(f"beta must be positive, got {beta}")
+    return _hard_metric("fbeta", preds, labels, average=average, weights=weights,
+                        zero_division=zero_division, beta=float(beta))
+
+
+fbeta_score.__doc__ = """F-beta score ``(1+β²)tp / ((1+β²)tp + β²fn + fp)`` of hard predictions.
+
+    scikit-learn's ``fbeta_score``: computed from the counts directly, ill-defined only when a
+    label has neither a positive nor a predicted positive (``tp + fp + fn = 0``). ``beta > 0``
+    weights recall ``beta`` times as much as precision.
+""" + _DOC_ARGS.replace("        average:", "        beta: the weight of recall, ``> 0``.\n"
+                        "        average:", 1) + """
+    Example:
+        >>> import numpy as np
+        >>> preds = np.array([[1, 0], [1, 1], [0, 0]])
+        >>> labels = np.array([[1, 0], [0, 1], [1, 0]])
+        >>> round(float(fbeta_score(preds, labels, beta=2.0, average="micro")), 6)
+        0.666667
+"""
+
+
+def f1_score(
+    preds: Array,
+    labels: Array,
+    *,
+    average: str = "macro",
+    weights: Array | None = None,
+    zero_division: Any = "warn",
+) -> Array:
+    return _hard_metric("fbeta", preds, labels, average=average, weights=weights,
+                        zero_division=zero_division, beta=1.0)
+
+
+f1_score.__doc__ = """F1 score ``2tp / (2tp + fp + fn)`` of hard predictions.
+
+    scikit-learn's ``f1_score`` (:func:`fbeta_score` with ``beta = 1``).
+""" + _DOC_ARGS + """
+    Example:
+        >>> import numpy as np
+        >>> preds = np.array([[1, 0], [1, 1], [0, 0]])
+        >>> labels = np.array([[1, 0], [0, 1], [1, 0]])
+        >>> f1_score(preds, labels, average="none").tolist()
+        [0.5, 1.0]
+"""
+
+
+def jaccard_score(
+    preds: Array,
+    labels: Array,
+    *,
+    average: str = "macro",
+    weights: Array | None = None,
+    zero_division: Any = "warn",
+) -> Array:
+    return _hard_metric("jaccard", preds, labels, average=average, weights=weights,
+                        zero_division=zero_division)
+
+
+jaccard_score.__doc__ = """Jaccard index ``tp / (tp + fp + fn)`` of hard predictions.
+
+    scikit-learn's ``jaccard_score`` (``weighted`` falls back to the plain mean when no label
+    has a positive). ``zero_division=nan``, which scikit-learn refuses here, behaves as for
+    :func:`f1_score`: the averages skip the undefined entries.
+""" + _DOC_ARGS + """
+    Example:
+        >>> import numpy as np
+        >>> preds = np.array([[1, 0], [1, 1], [0, 0]])
+        >>> labels = np.array([[1, 0], [0, 1], [1, 0]])
+        >>> float(jaccard_score(preds, labels, average="micro"))
+        0.5
+"""
+
+
+def accuracy_score(
+    preds: Array,
+    labels: Array,
+    *,
+    average: str = "macro",
+    weights: Array | None = None,
+) -> Array:
+    return _hard_metric("accuracy", preds, labels, average=average, weights=weights,
+                        zero_division=0)
+
+
+accuracy_score.__doc__ = """Per-label accuracy ``(tp + tn) / (tp + fp + fn + tn)``, averaged.
+
+    On ``(B,)`` input this is scikit-learn's ``accuracy_score``. On ``(B, L)`` input it is the
+    accuracy of each label, averaged by ``average`` (``micro``, ``macro`` and ``samples`` all
+    equal ``1 − hamming_loss``; ``weighted`` weights labels by support); scikit-learn's
+    ``accuracy_score`` on multi-label input is the exact-match ratio, :func:`subset_accuracy`.
+    Never ill-defined (unless every weight is zero, which gives 0).
+""" + _DOC_ARGS.split("        zero_division:")[0] + """
+    Returns:
+        A 0-d array (``(L,)`` for ``average="none"`` on 2-D input), of the floating dtype of
+        ``weights``, ``preds`` or ``labels``, else the namespace's default floating dtype.
+
+    Example:
+        >>> import numpy as np
+        >>> preds = np.array([[1, 0], [1, 1], [0, 0]])
+        >>> labels = np.array([[1, 0], [0, 1], [1, 0]])
+        >>> accuracy_score(preds, labels, average="none").tolist()
+        [0.3333333333333333, 1.0]
+"""
+
+
+def hamming_loss(preds: Array, labels: Array, *, weights: Array | None = None) -> Array:
+    """Fraction of wrong label decisions: ``Σ_b w_b·#{l: p_bl ≠ y_bl} / (L·Σ_b w_b)``.
+
+    scikit-learn's ``hamming_loss`` (``1 − accuracy_score(average="micro")``).
+
+    Args:
+        preds: hard predictions ``(B, L)`` or ``(B,)``, 0/1.
+        labels: same shape.
+        weights: ``None`` or per-example non-negative weights ``(B,)``.
+
+    Returns:
+        A 0-d array (floating dtype as in :func:`f1_score`).
+
+    Example:
+        >>> import numpy as np
+        >>> float(hamming_loss(np.array([[1, 0], [1, 1]]), np.array([[1, 0], [0, 1]])))
+        0.25
+    """
+    h = _Hard(preds, labels, weights)
+    xp = h.xp
+    wrong = xp.astype(xp.not_equal(h.p, h.y), h.dtype)
+    per_example = xp.mean(wrong, axis=1)
+    return h.out(_average(xp, per_example, h.w))
+
+
+def subset_accuracy(preds: Array, labels: Array, *, weights: Array | None = None) -> Array:
+    """Exact-match ratio: the (weighted) fraction of examples whose every label is right.
+
+    scikit-learn's ``accuracy_score`` on multi-label input (plain accuracy on ``(B,)`` input).
+
+    Args:
+        preds: hard predictions ``(B, L)`` or ``(B,)``, 0/1.
+        labels: same shape.
+        weights: ``None`` or per-example non-negative weights ``(B,)``.
+
+    Returns:
+        A 0-d array (floating dtype as in :func:`f1_score`).
+
+    Example:
+        >>> import numpy as np
+        >>> float(subset_accuracy(np.array([[1, 0], [1, 1]]), np.array([[1, 0], [0, 1]])))
+        0.5
+    """
+    h = _Hard(preds, labels, weights)
+    xp = h.xp
+    exact = xp.astype(xp.all(xp.equal(h.p, h.y), axis=1), h.dtype)
+    return h.out(_average(xp, exact, h.w))
+
+
+# --------------------------------------------------------------------------------------------
+# Sorted cut points: the engine of the score-based metrics and of threshold tuning
+# --------------------------------------------------------------------------------------------
+
+
+class _Cuts:
+    """Every cut point of each row of scores ``s`` (rows are independent problems).
+
+    Each row is sorted ascending once. Cut ``j`` (``0 ≤ j ≤ n``) predicts positive the ``n − j``
+    highest scores (sorted positions ``≥ j``): ``j = n`` predicts nothing, ``j = 0`` everything.
+    ``valid[:, j]`` marks the cuts that some threshold realises (``j ∈ {0, n}`` or
+    ``s[j−1] < s[j]``: tied scores are one threshold, as in scikit-learn's curves). ``tp``/``fp``
+    ``(R, n+1)`` are the counts at each cut (exact integers without weights), ``pos``/``neg``
+    ``(R,)`` the row totals, all in the compute dtype.
+    """
+
+    def __init__(self, xp: Namespace, s: Array, y: Array, w: Array | None, dtype: Any):
+        rows, n = s.shape
+        self.xp, self.n, self.dtype = xp, n, dtype
+        device = device_of(s)
+        it = _int_dtype(xp)
+        order = xp.argsort(s, axis=1, stable=False)
+        self.s = xp.take_along_axis(s, order, axis=1)
+        y_sorted = xp.take_along_axis(y, order, axis=1)
+        if w is None:
+            below = xp.cumulative_sum(xp.astype(y_sorted, it), axis=1, include_initial=True)
+            pos = below[:, -1:]
+            tp = pos - below
+            remaining = n - xp.arange(n + 1, dtype=it, device=device)
+            fp = xp.reshape(remaining, (1, n + 1)) - tp
+            self.w_sorted = None
+        else:
+            w_sorted = xp.take_along_axis(w, order, axis=1)
+            yf = xp.astype(y_sorted, dtype)
+            below_p = xp.cumulative_sum(w_sorted * yf, axis=1, include_initial=True)
+            below_n = xp.cumulative_sum(w_sorted * (1.0 - yf), axis=1, include_initial=True)
+            tp = below_p[:, -1:] - below_p
+            fp = below_n[:, -1:] - below_n
+            self.w_sorted = w_sorted
+        self.tp = xp.astype(tp, dtype)
+        self.fp = xp.astype(fp, dtype)
+        self.pos = self.tp[:, 0]
+        self.neg = self.fp[:, 0]
+        self.y_sorted = y_sorted
+        edge = xp.full((rows, 1), True, dtype=xp.bool, device=device)
+        self.valid = xp.concat([edge, self.s[:, 1:] != self.s[:, :-1], edge], axis=1)
+
+    def group_counts(self) -> tuple[Array, Array]:
+        """Per sorted element ``i``: positives and negatives with score ``≥ s[i]`` (the counts
+        of the cut at the start of ``i``'s tie group), each ``(R, n)``."""
+        xp, n = self.xp, self.n
+        it = _int_dtype(xp)
+        starts = self.valid[:, :n]
+        index = xp.reshape(xp.arange(n, dtype=it, device=device_of(self.s)), (1, n))
+        # Group number of each element, and the positions of the group starts in order
+        # (padded with n): a fixed-shape stand-in for unique().
+        group = xp.cumulative_sum(xp.astype(starts, it), axis=1) - 1
+        start_of = xp.sort(xp.where(starts, index, xp.full_like(index, n)), axis=1)
+        start = xp.take_along_axis(start_of, group, axis=1)
+        return (xp.take_along_axis(self.tp, start, axis=1),
+                xp.take_along_axis(self.fp, start, axis=1))
+
+
+def _rows(xp: Namespace, x: Array, average: str) -> Array:
+    """Rows of independent problems from ``(B, L)``: labels (per-label averages), examples
+    (``samples``) or everything flattened (``micro``)."""
+    if average == "samples":
+        return x
+    if average == "micro":
+        return xp.reshape(x, (1, x.shape[0] * x.shape[1]))
+    return xp.permute_dims(x, (1, 0))
+
+
+def _row_weights(xp: Namespace, w: Array | None, shape: tuple[int, int], average: str
+                 ) -> Array | None:
+    """Weights laid out as :func:`_rows` lays out the data (``samples`` scores unweighted)."""
+    if w is None or average == "samples":
+        return None
+    full = xp.broadcast_to(xp.reshape(w, (shape[0], 1)), shape)
+    return _rows(xp, full, average)
+
+
+def _score_metric(
+    sc: _Scored,
+    average: str,
+    per_row: Callable[[_Cuts], Array],
+    undefined: Callable[[_Cuts], Array] | None = None,
+    undefined_message: str = "",
+) -> Array:
+    """scikit-learn's ``_average_binary_score`` around a per-row metric of the cut points."""
+    xp = sc.xp
+    _check_average(average, sc.shape, SCORE_AVERAGES)
+    s, y = sc.s, sc.y
+    cuts = _Cuts(xp, _rows(xp, s, average), _rows(xp, y, average),
+                 _row_weights(xp, sc.w, tuple(s.shape), average), sc.dtype)
+    values = per_row(cuts)
+    if undefined is not None and sc.eager and bool(xp.any(undefined(cuts))):
+        _warn(undefined_message)
+    if len(sc.shape) == 1 or average == "micro":
+        return sc.out(xp.reshape(values, ()))
+    if average == "none":
+        return sc.out(values)
+    if average == "macro":
+        return sc.out(xp.mean(values))
+    if average == "weighted":
+        weight = cuts.pos  # support, weighted by the per-example weights
+    else:  # samples
+        if sc.w is None:
+            return sc.out(xp.mean(values))
+        weight = sc.w
+    zero = weight == 0
+    values = xp.where(zero, xp.zeros_like(values), values)
+    total = xp.sum(weight)
+    safe = xp.where(total != 0, total, xp.ones_like(total))
+    result = xp.sum(values * weight) / safe
+    # No support at all: scikit-learn returns 0 (weighted) and raises (samples; here NaN).
+    empty = 0.0 if average == "weighted" else math.nan
+    return sc.out(xp.where(total != 0, result, xp.full_like(result, empty)))
+
+
+def _roc_auc_rows(cuts: _Cuts) -> Array:
+    xp = cuts.xp
+    tp_ge, fp_ge = cuts.group_counts()
+    yf = xp.astype(cuts.y_sorted, cuts.dtype)
+    wp, wn = yf, 1.0 - yf
+    if cuts.w_sorted is not None:
+        wp, wn = wp * cuts.w_sorted, wn * cuts.w_sorted
+    pos, neg = cuts.pos, cuts.neg
+    # Pairs (p, n) with s_p > s_n count 1 and ties 1/2:
+    #   0.5·[Σ_n w_n·#pos(s ≥ s_n) + Σ_p w_p·#neg(s < s_p)].
+    pairs = 0.5 * (xp.sum(wn * tp_ge, axis=1)
+                   + xp.sum(wp * (xp.reshape(neg, (-1, 1)) - fp_ge), axis=1))
+    defined = xp.logical_and(pos > 0, neg > 0)
+    area = pos * neg
+    auc = pairs / xp.where(defined, area, xp.ones_like(area))
+    return xp.where(defined, auc, xp.full_like(auc, math.nan))
+
+
+def _undefined_auc(cuts: _Cuts) -> Array:
+    return cuts.xp.logical_or(cuts.pos == 0, cuts.neg == 0)
+
+
+def roc_auc_score(
+    scores: Array,
+    labels: Array,
+    *,
+    average: str = "macro",
+    weights: Array | None = None,
+) -> Array:
+    """Area under the ROC curve, per label, from scores; ties count one half.
+
+    .. math::
+
+        \\mathrm{AUC} = \\frac{Σ_{p ∈ pos} Σ_{n ∈ neg} w_p w_n
+            ([s_p > s_n] + \\tfrac12 [s_p = s_n])}{(Σ_{pos} w)(Σ_{neg} w)}
+
+    which is the trapezoidal area under scikit-learn's ``roc_curve`` (one point per distinct
+    score). Computed by sorting each label once (``O(B log B)``); fixed shapes, traceable.
+
+    A label with a single class has no ROC curve: its AUC is ``nan`` (with an
+    :class:`UndefinedMetricWarning` in eager mode), as in scikit-learn, and ``nan`` propagates
+    into the ``macro`` mean (use ``average="none"`` and drop them, or ``"weighted"``).
+
+    Args:
+        scores: ``(B, L)`` or ``(B,)`` floating scores (logits or probabilities), finite.
+        labels: same shape, 0/1 (bool, int or float).
+        average: ``"macro"`` (default), ``"micro"`` (all pairs of the flattened scores),
+            ``"weighted"`` (by the support of each label; 0 if no label has a positive),
+            ``"samples"`` (the AUC of each example over its labels, then the mean weighted by
+            ``weights``), ``"none"`` (per label ``(L,)``).
+        weights: ``None`` or per-example non-negative weights ``(B,)``.
+
+    Returns:
+        A 0-d array (``(L,)`` for ``"none"``; ``(B,)`` never), in the scores' dtype (computed
+        in float32 for half precision), on their device.
+
+    Example:
+        >>> import numpy as np
+        >>> scores = np.array([0.1, 0.4, 0.35, 0.8])
+        >>> float(roc_auc_score(scores, np.array([0, 0, 1, 1])))
+        0.75
+    """
+    sc = _Scored(scores, labels, weights)
+    return _score_metric(sc, average, _roc_auc_rows, _undefined_auc,
+                         "Only one class is present in labels for some label (or example); "
+                         "its ROC AUC score is not defined and is set to nan.")
+
+
+def _average_precision_rows(cuts: _Cuts) -> Array:
+    xp = cuts.xp
+    tp_ge, fp_ge = cuts.group_counts()
+    yf = xp.astype(cuts.y_sorted, cuts.dtype)
+    wp = yf if cuts.w_sorted is None else yf * cuts.w_sorted
+    predicted = tp_ge + fp_ge
+    precision = tp_ge / xp.where(predicted > 0, predicted, xp.ones_like(predicted))
+    pos = cuts.pos
+    total = xp.sum(wp * precision, axis=1)
+    return xp.where(pos > 0, total / xp.where(pos > 0, pos, xp.ones_like(pos)),
+                    xp.zeros_like(pos))
+
+
+def average_precision_score(
+    scores: Array,
+    labels: Array,
+    *,
+    average: str = "macro",
+    weights: Array | None = None,
+) -> Array:
+    """Average precision, per label, from scores: ``AP = Σ_k (R_k − R_{k−1})·P_k``.
+
+    The sum runs over the distinct scores taken as thresholds in decreasing order (tied scores
+    form one step), ``P_k``/``R_k`` the precision and recall of predicting positive every score
+    ``≥`` the k-th: scikit-learn's ``average_precision_score`` (no interpolation). Equivalently
+    ``AP = Σ_{p ∈ pos} w_p·P(s ≥ s_p) / Σ_{pos} w``. Sort-based, fixed shapes, traceable.
+
+    A label with no positive gets ``0`` (scikit-learn's value), with an
+    :class:`UndefinedMetricWarning` in eager mode.
+
+    Args:
+        scores: ``(B, L)`` or ``(B,)`` floating scores, finite.
+        labels: same shape, 0/1.
+        average: as in :func:`roc_auc_score`.
+        weights: ``None`` or per-example non-negative weights ``(B,)``.
+
+    Returns:
+        A 0-d array (``(L,)`` for ``"none"``), in the scores' dtype, on their device.
+
+    Example:
+        >>> import numpy as np
+        >>> scores = np.array([0.1, 0.4, 0.35, 0.8])
+        >>> round(float(average_precision_score(scores, np.array([0, 0, 1, 1]))), 6)
+        0.833333
+    """
+    sc = _Scored(scores, labels, weights)
+    return _score_metric(sc, average, _average_precision_rows,
+                         lambda cuts: cuts.pos == 0,
+                         "No positive class found in labels for some label (or example); "
+                         "its average precision is set to 0.")
+
+
+def _check_target(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise TypeError(f"{name} must be a finite number, got {value!r}")
+    if not 0 < value <= 1:
+        raise ValueError(f"{name} must lie in (0, 1], got {value}")
+    return float(value)
+
+
+def _feasible_recall(cuts: _Cuts, min_precision: float) -> tuple[Array, Array]:
+    """Per cut: recall ``tp/pos`` and whether precision ``tp/(tp+fp) ≥ min_precision`` (the
+    empty cut counts as precision 1, the point scikit-learn's curve ends with)."""
+    xp = cuts.xp
+    predicted = cuts.tp + cuts.fp
+    precision = xp.where(predicted > 0,
+                         cuts.tp / xp.where(predicted > 0, predicted, xp.ones_like(predicted)),
+                         xp.ones_like(predicted))
+    pos = xp.reshape(cuts.pos, (-1, 1))
+    recall = cuts.tp / xp.where(pos > 0, pos, xp.ones_like(pos))
+    feasible = xp.logical_and(cuts.valid, precision >= min_precision)
+    return recall, feasible
+
+
+def recall_at_precision(
+    scores: Array,
+    labels: Array,
+    *,
+    min_precision: float,
+    average: str = "macro",
+    weights: Array | None = None,
+) -> Array:
+    """The highest recall of any threshold whose precision is at least ``min_precision``.
+
+    .. math::
+
+        \\max \\{ R_k : P_k ≥ α \\}
+
+    over the points ``(P_k, R_k)`` of scikit-learn's ``precision_recall_curve`` (one per
+    distinct score, plus ``(1, 0)``: predicting nothing), so the answer is 0 when no threshold
+    reaches the target. Exact, sort-based, traceable. The comparison ``P_k ≥ α`` is made in the
+    compute dtype (float32 for float32 scores: a precision within one float32 rounding of ``α``
+    counts as reaching it). A label with no positive gets 0 (with a warning in eager mode).
+    :func:`metricloss.thresholds.tune_thresholds` with ``metric="recall_at_precision"`` returns
+    the thresholds that achieve it.
+
+    Args:
+        scores: ``(B, L)`` or ``(B,)`` floating scores, finite.
+        labels: same shape, 0/1.
+        min_precision: the target precision ``α`` in (0, 1].
+        average: as in :func:`roc_auc_score`.
+        weights: ``None`` or per-example non-negative weights ``(B,)``.
+
+    Returns:
+        A 0-d array (``(L,)`` for ``"none"``), in the scores' dtype, on their device.
+
+    Example:
+        >>> import numpy as np
+        >>> scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
+        >>> labels = np.array([1, 0, 1, 1, 0])
+        >>> float(recall_at_precision(scores, labels, min_precision=0.75))
+        1.0
+    """
+    target = _check_target("min_precision", min_precision)
+    sc = _Scored(scores, labels, weights)
+
+    def per_row(cuts: _Cuts) -> Array:
+        xp = cuts.xp
+        recall, feasible = _feasible_recall(cuts, target)
+        return xp.max(xp.where(feasible, recall, xp.zeros_like(recall)), axis=1)
+
+    return _score_metric(sc, average, per_row, lambda cuts: cuts.pos == 0,
+                         "No positive class found in labels for some label (or example); "
+                         "its recall at precision is set to 0.")
+
+
+def precision_at_k(
+    scores: Array,
+    labels: Array,
+    *,
+    k: int,
+    average: str = "samples",
+    weights: Array | None = None,
+) -> Array:
+    """Precision at ``k``: the fraction of positives among each example's ``k`` top-scored
+    labels, averaged over examples.
+
+    Ties at the ``k``-th place are broken at random, in expectation: with ``t`` the ``k``-th
+    highest score of an example, ``a`` its labels scored above ``t`` and ``T`` those tied at
+    ``t``,
+
+    .. math::
+
+        P@k = \\frac{\\#\\{pos ∈ a\\} + \\#\\{pos ∈ T\\}·(k − |a|)/|T|}{k}
+
+    (exact and order-independent; a deterministic tie-break would depend on label order).
+    ``O(L log L)`` per example, fixed shapes, traceable.
+
+    Args:
+        scores: ``(B, L)`` floating scores, finite.
+        labels: same shape, 0/1.
+        k: number of top labels, ``1 ≤ k ≤ L``.
+        average: ``"samples"`` (mean over examples, weighted by ``weights``; default) or
+            ``"none"`` (per example, ``(B,)``).
+        weights: ``None`` or per-example non-negative weights ``(B,)``.
+
+    Returns:
+        A 0-d array (``(B,)`` for ``"none"``), in the scores' dtype, on their device.
+
+    Example:
+        >>> import numpy as np
+        >>> scores = np.array([[0.9, 0.1, 0.8, 0.3], [0.2, 0.7, 0.7, 0.1]])
+        >>> labels = np.array([[1, 0, 0, 1], [0, 1, 0, 0]])
+        >>> precision_at_k(scores, labels, k=2, average="none").tolist()
+        [0.5, 0.5]
+    """
+    sc = _Scored(scores, labels, weights)
+    xp = sc.xp
+    if len(sc.shape) != 2:
+        raise ValueError(f"scores must have shape (B, L) for precision_at_k, got {sc.shape}")
+    check_choice("average", average, ("samples", "none"))
+    num_labels = sc.shape[1]
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"k must be an int, got {k!r}")
+    if not 1 <= k <= num_labels:
+        raise ValueError(f"k must lie in [1, {num_labels}] (the number of labels), got {k}")
+    s, yf = sc.s, xp.astype(sc.y, sc.dtype)
+    kth = xp.sort(s, axis=1)[:, num_labels - k: num_labels - k + 1]
+    above = xp.astype(s > kth, sc.dtype)
+    tied = xp.astype(s == kth, sc.dtype)
+    slots = k - xp.sum(above, axis=1)
+    hits = xp.sum(yf * above, axis=1) + xp.sum(yf * tied, axis=1) * slots / xp.sum(tied, axis=1)
+    per_example = hits / k
+    if average == "none":
+        return sc.out(per_example)
+    return sc.out(_average(xp, per_example, sc.w))
