@@ -199,9 +199,11 @@ def _check_indices(
         return
     in_range = xp.logical_and(idx >= 0, idx < num_labels)
     bad = xp.logical_and(xp.logical_not(in_range), idx != pad_index)
+    if not is_eager(bad):  # concrete indices closed over by a traced function (jax.jit)
+        return
     if bool(xp.any(bad)):
         # The largest offending entry: the fill value min(idx) never exceeds a bad entry.
-        example = int(xp.max(xp.where(bad, idx, xp.full_like(idx, xp.min(idx)))))
+        example = int(xp.max(xp.where(bad, idx, xp.min(idx))))
         count = int(xp.sum(xp.astype(bad, xp.int32)))
         raise ValueError(
             f"positive_indices must hold label indices in [0, {num_labels}) or pad_index "
@@ -216,7 +218,7 @@ def _check_indices(
     repeated = xp.logical_and(ordered[:, 1:] == ordered[:, :-1], ordered[:, 1:] != pad_index)
     if bool(xp.any(repeated)):
         later = ordered[:, 1:]
-        example = int(xp.max(xp.where(repeated, later, xp.full_like(later, xp.min(later)))))
+        example = int(xp.max(xp.where(repeated, later, xp.min(later))))
         raise ValueError(
             f"positive_indices must not repeat a label within a row; label {example} is repeated"
         )
@@ -333,8 +335,10 @@ def sparse_multilabel_categorical_crossentropy(
     neg_inf = xp.full_like(s, -math.inf)
 
     lse = kernels(xp).logsumexp
-    pos = _lse_with_zero(xp, xp.where(valid, -s, neg_inf))
     total = kernels(xp).softplus(lse(z, axis=1))  # log(1 + Σ_i e^{z_i}), finite for L ≥ 1
+    if idx.shape[1] == 0:  # no positives anywhere: neg = all, pos = 0
+        return _reduce(xp, total, reduction, logits.dtype)
+    pos = _lse_with_zero(xp, xp.where(valid, -s, neg_inf))
     # logsumexp of the positives; a row without positives is computed on zeros (finite value
     # and gradient) and then replaced by −inf, so that its e^d is 0.
     has_pos = xp.any(valid, axis=1)
