@@ -61,18 +61,6 @@ REDUCTIONS = ("mean", "sum", "none")
 # --------------------------------------------------------------------------------------------
 
 
-def _log_mask(xp: Namespace, keep: Array, weight: Array | None, neg_inf: Array) -> Array:
-    """``log(weight)`` where ``keep``, ``−inf`` elsewhere; ``0`` where kept if ``weight`` is None.
-
-    ``where`` on the input of ``log`` keeps ``log(0)`` out of the graph, ``where`` on its output
-    gives the ``−inf``: the gradient with respect to ``weight`` is finite everywhere.
-    """
-    if weight is None:
-        return xp.where(keep, xp.zeros_like(neg_inf), neg_inf)
-    safe = xp.where(keep, weight, xp.ones_like(weight))
-    return xp.where(keep, xp.log(safe), neg_inf)
-
-
 def _lse_with_zero(xp: Namespace, a: Array) -> Array:
     """``log(1 + Σ_j e^{a_j})`` over axis 1 of the 2-D ``a``, as ``logsumexp([a, 0])``.
 
@@ -175,11 +163,17 @@ def multilabel_categorical_crossentropy(
     if mask is not None:
         is_pos = xp.logical_and(is_pos, mask)
         is_neg = xp.logical_and(is_neg, mask)
-    neg_inf = xp.full_like(z, -math.inf)
-    # Hard labels: log(y) and log(1 − y) are 0 wherever the label takes part.
-    log_neg = _log_mask(xp, is_neg, None if hard else 1.0 - y, neg_inf)
-    log_pos = _log_mask(xp, is_pos, None if hard else y, neg_inf)
-    per_example = _lse_with_zero(xp, z + log_neg) + _lse_with_zero(xp, log_pos - z)
+    if hard:  # log(y) and log(1 − y) are 0 wherever the label takes part
+        a_neg = xp.where(is_neg, z, -math.inf)
+        a_pos = xp.where(is_pos, -z, -math.inf)
+    else:
+        # where() on the input of log keeps log(0) out of the graph, where() on its output
+        # gives the −inf: value and gradients (also in the labels) are finite everywhere.
+        log_1my = xp.log(xp.where(is_neg, 1.0 - y, 1.0))
+        log_y = xp.log(xp.where(is_pos, y, 1.0))
+        a_neg = xp.where(is_neg, z + log_1my, -math.inf)
+        a_pos = xp.where(is_pos, log_y - z, -math.inf)
+    per_example = _lse_with_zero(xp, a_neg) + _lse_with_zero(xp, a_pos)
     if reduction == "none" and len(shape) == 1:
         per_example = xp.reshape(per_example, (shape[0],))
     return _reduce(xp, per_example, reduction, logits.dtype)
@@ -324,7 +318,7 @@ def sparse_multilabel_categorical_crossentropy(
     _check_indices(xp, idx, num_labels, pad_index)
 
     dtype = compute_dtype(xp, logits.dtype)
-    z = xp.astype(logits, dtype)
+    z = xp.astype(logits, dtype, copy=False)
     # Padding (and, under tracing, any out-of-range index) takes no part: gather at 0 instead
     # and mask the gathered value out.
     valid = xp.logical_and(idx >= 0, idx < num_labels)
@@ -332,19 +326,18 @@ def sparse_multilabel_categorical_crossentropy(
     if array_api_compat.is_torch_namespace(xp):
         safe_idx = xp.astype(safe_idx, xp.int64)  # torch.gather takes int64 indices only
     s = xp.take_along_axis(z, safe_idx, axis=1)  # (B, P)
-    neg_inf = xp.full_like(s, -math.inf)
 
     lse = kernels(xp).logsumexp
     total = kernels(xp).softplus(lse(z, axis=1))  # log(1 + Σ_i e^{z_i}), finite for L ≥ 1
     if idx.shape[1] == 0:  # no positives anywhere: neg = all, pos = 0
         return _reduce(xp, total, reduction, logits.dtype)
-    pos = _lse_with_zero(xp, xp.where(valid, -s, neg_inf))
+    pos = _lse_with_zero(xp, xp.where(valid, -s, -math.inf))
     # logsumexp of the positives; a row without positives is computed on zeros (finite value
     # and gradient) and then replaced by −inf, so that its e^d is 0.
     has_pos = xp.any(valid, axis=1)
-    s_in = xp.where(valid, s, neg_inf)
-    s_in = xp.where(has_pos[:, None], s_in, xp.zeros_like(s_in))
-    d = xp.where(has_pos, lse(s_in, axis=1) - total, xp.full_like(total, -math.inf))
+    s_in = xp.where(valid, s, -math.inf)
+    s_in = xp.where(has_pos[:, None], s_in, 0.0)
+    d = xp.where(has_pos, lse(s_in, axis=1) - total, -math.inf)
     eps = float(xp.finfo(dtype).eps)
     neg = total + xp.log(xp.clip(-xp.expm1(d), eps, 1.0))
     return _reduce(xp, pos + neg, reduction, logits.dtype)
