@@ -24,6 +24,7 @@ from metricloss._namespace import (
 __all__ = [
     "as_float_labels",
     "check_choice",
+    "check_eager_indices",
     "check_eager_range",
     "check_floating",
     "check_same_shape",
@@ -77,6 +78,35 @@ def check_eager_range(
     if bool(xp.any(bad)):
         bracket = "(" if low_open else "["
         raise ValueError(f"{name} must lie in {bracket}{low}, {high}]; found values outside it")
+
+
+def check_eager_indices(
+    xp: Namespace,
+    name: str,
+    idx: Array,
+    n: int,
+    *,
+    ignore: int | None = None,
+    ignore_name: str = "ignore_index",
+) -> None:
+    """``ValueError`` if the integer array ``idx`` (eager, on the host) holds an entry outside
+    ``[0, n)`` other than ``ignore``; the message gives the count and the largest such entry."""
+    if not is_eager(idx) or 0 in tuple(idx.shape):
+        return
+    bad = xp.logical_or(idx < 0, idx >= n)
+    if ignore is not None:
+        bad = xp.logical_and(bad, idx != ignore)
+    if not is_eager(bad):  # concrete indices closed over by a traced function (jax.jit)
+        return
+    if bool(xp.any(bad)):
+        # The largest offending entry: the fill value min(idx) never exceeds a bad entry.
+        example = int(xp.max(xp.where(bad, idx, xp.min(idx))))
+        count = int(xp.sum(xp.astype(bad, xp.int32)))
+        also = f" or {ignore_name} ({ignore})" if ignore is not None else ""
+        raise ValueError(
+            f"{name} must hold class indices in [0, {n}){also}; found {count} other "
+            f"entr{'y' if count == 1 else 'ies'}, e.g. {example}"
+        )
 
 
 def as_float_labels(xp: Namespace, labels: Array, dtype: Any, name: str = "labels") -> Array:

@@ -1,0 +1,490 @@
+"""Confusion-matrix losses with a class axis (multi-class, segmentation), on every namespace.
+
+Oracles: the four masked counts of an explicitly one-hot-encoded copy in NumPy float64, the
+multi-label ``(B, L)`` form of the library on that copy, hand-computed soft Dice/Jaccard,
+scikit-learn's ``f1_score``/``jaccard_score`` on the flattened pixels, finite differences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from metricloss.confusion import AVERAGES, METRICS, any_loss, confusion_metric_loss, sigmoid_f1_loss
+from tests.support import assert_close, dtype_name, finite_difference_grad, get_backend
+
+# --------------------------------------------------------------------------------------------
+# Oracle: masked counts on an explicit one-hot copy, NumPy float64.
+# --------------------------------------------------------------------------------------------
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _softmax(z: np.ndarray, axis: int = 1) -> np.ndarray:
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _one_hot(t: np.ndarray, c: int) -> np.ndarray:
+    """``(N, *S)`` class indices to ``(N, C, *S)`` one-hot (rows of ignored labels all 0)."""
+    eye = np.vstack([np.eye(c), np.zeros((1, c))])
+    return np.moveaxis(eye[np.where((t >= 0) & (t < c), t, c)], -1, 1)
+
+
+def _metric(tp, fp, fn, tn, metric: str, beta: float = 1.0):
+    if metric in ("f1", "fbeta"):
+        b2 = beta**2
+        return (1 + b2) * tp / ((1 + b2) * tp + b2 * fn + fp)
+    if metric == "precision":
+        return tp / (tp + fp)
+    if metric == "recall":
+        return tp / (tp + fn)
+    if metric == "jaccard":
+        return tp / (tp + fp + fn)
+    if metric == "accuracy":
+        return (tp + tn) / (tp + fp + fn + tn)
+    tpr, tnr = tp / (tp + fn), tn / (tn + fp)
+    if metric == "balanced_accuracy":
+        return (tpr + tnr) / 2
+    if metric == "gmean":
+        return np.sqrt(tpr * tnr)
+    assert metric == "mcc"
+    return (tp * tn - fp * fn) / np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+
+
+def oracle(p, y, metric, average, *, w=None, cw=None, example_w=None, beta=1.0):
+    """The loss of probabilities ``p`` against one-hot/soft ``y``, both ``(N, C, *S)``."""
+    p, y = np.asarray(p, np.float64), np.asarray(y, np.float64)
+    w = np.broadcast_to(np.ones(1) if w is None else w, p.shape)
+    c = p.shape[1]
+    if average in ("micro", "samples") and cw is not None:
+        w = w * np.asarray(cw).reshape((1, c) + (1,) * (p.ndim - 2))
+    axes = {"macro": None, "none": None, "micro": tuple(range(p.ndim)),
+            "samples": tuple(range(1, p.ndim))}[average]
+    if axes is None:
+        axes = tuple(d for d in range(p.ndim) if d != 1)
+    tp = np.sum(w * p * y, axis=axes)
+    fp = np.sum(w * p * (1 - y), axis=axes)
+    fn = np.sum(w * (1 - p) * y, axis=axes)
+    tn = np.sum(w * (1 - p) * (1 - y), axis=axes)
+    m = _metric(tp, fp, fn, tn, metric, beta)
+    loss = (1 - m) / 2 if metric == "mcc" else 1 - m
+    if average == "none":
+        return loss
+    if average == "macro" and cw is not None:
+        return np.sum(np.asarray(cw) * loss) / np.sum(cw)
+    if average == "samples" and example_w is not None:
+        return np.sum(example_w * loss) / np.sum(example_w)
+    return np.mean(loss)
+
+
+def _segmentation(rng, n=2, c=4, h=3, w=5, absent=()):
+    """Logits ``(n, c, h, w)`` and integer masks ``(n, h, w)``; every class not in ``absent``
+    appears in every image, and no class fills an image."""
+    z = rng.normal(scale=2.0, size=(n, c, h, w))
+    present = [k for k in range(c) if k not in absent]
+    t = rng.choice(present, size=(n, h, w))
+    flat = t.reshape(n, -1)
+    flat[:, : len(present)] = present
+    return z, t
+
+
+# --------------------------------------------------------------------------------------------
+# Integer labels equal the one-hot form; values against the oracle
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_integer_labels_equal_one_hot_and_oracle(xp, rng, metric) -> None:
+    z, t = _segmentation(rng)
+    y = _one_hot(t, 4)
+    beta = 2.0 if metric == "fbeta" else 1.0
+    zz, tt, yy = xp.asarray(z), xp.asarray(t), xp.asarray(y)
+    for average in AVERAGES:
+        for multiclass, p in ((True, _softmax(z)), (False, _sigmoid(z))):
+            expected = oracle(p, y, metric, average, beta=beta)
+            kw = dict(metric=metric, beta=beta, average=average, axis=1, multiclass=multiclass)
+            assert_close(xp, confusion_metric_loss(zz, tt, **kw), expected, dtype="float64")
+            assert_close(xp, confusion_metric_loss(zz, yy, **kw), expected, dtype="float64")
+
+
+@pytest.mark.parametrize("metric", ["f1", "jaccard", "mcc", "accuracy"])
+def test_equal_to_multilabel_form_on_one_hot(xp, rng, metric) -> None:
+    # The (B, L) multi-label form of the library on the explicit one-hot copy: pixels as rows
+    # for macro/micro/none, images as rows (classes and pixels as labels) for samples.
+    n, c, h, w = 2, 3, 4, 2
+    z, t = _segmentation(rng, n=n, c=c, h=h, w=w)
+    y = _one_hot(t, c)
+    q = _softmax(z)
+    rows_q = np.moveaxis(q, 1, -1).reshape(-1, c)
+    rows_y = np.moveaxis(y, 1, -1).reshape(-1, c)
+    for average in AVERAGES:
+        multiclass = any_loss(xp.asarray(z), xp.asarray(t), metric=metric, average=average,
+                              multiclass=True)
+        sigmoid = confusion_metric_loss(xp.asarray(z), xp.asarray(t), metric=metric,
+                                        average=average, axis=1)
+        if average == "samples":
+            ref_q, ref_y = q.reshape(n, -1), y.reshape(n, -1)
+            ref_z = z.reshape(n, -1)
+        else:
+            ref_q, ref_y = rows_q, rows_y
+            ref_z = np.moveaxis(z, 1, -1).reshape(-1, c)
+        multilabel_any = any_loss(xp.asarray(ref_q), xp.asarray(ref_y), metric=metric,
+                                  average=average, from_logits=False)
+        multilabel_sig = confusion_metric_loss(xp.asarray(ref_z), xp.asarray(ref_y),
+                                               metric=metric, average=average)
+        assert_close(xp, multiclass, xp.to_numpy(multilabel_any), dtype="float64")
+        assert_close(xp, sigmoid, xp.to_numpy(multilabel_sig), dtype="float64")
+
+
+def test_channels_last_and_classifier_shapes(xp, rng) -> None:
+    z, t = _segmentation(rng)
+    last = np.moveaxis(z, 1, -1)
+    for average in AVERAGES:
+        expected = oracle(_softmax(z), _one_hot(t, 4), "jaccard", average)
+        out = confusion_metric_loss(xp.asarray(last), xp.asarray(t), metric="jaccard",
+                                    average=average, axis=-1, multiclass=True)
+        assert_close(xp, out, expected, dtype="float64")
+    # A 10-class classifier: (N, C) logits against (N,) labels.
+    zc = rng.normal(size=(12, 10))
+    tc = np.arange(12) % 10
+    for average in AVERAGES:
+        expected = oracle(_softmax(zc), np.eye(10)[tc], "f1", average)
+        out = sigmoid_f1_loss(xp.asarray(zc), xp.asarray(tc), average=average, multiclass=True)
+        assert_close(xp, out, expected, dtype="float64")
+
+
+def test_ignore_index_equals_dropping_pixels(xp, rng) -> None:
+    z, t = _segmentation(rng, n=2, c=3, h=4, w=4)
+    q = _softmax(z)
+    for ignore in (255, -1, 2):
+        tt = t.copy()
+        tt[0, 0, :] = ignore
+        tt[1, 2:, 1] = ignore
+        keep = tt != ignore
+        # Drop the pixels: (pixels, C) rows of the kept pixels only.
+        rows_q = np.moveaxis(q, 1, -1)[keep]
+        rows_y = np.eye(3)[tt[keep]]
+        # Ignoring a real class (2) leaves it without positives: textbook MCC is 0/0 there.
+        for metric in ("f1", "jaccard") + (("mcc",) if ignore != 2 else ()):
+            for average in ("macro", "micro", "none"):
+                expected = oracle(rows_q, rows_y, metric, average)
+                out = confusion_metric_loss(xp.asarray(z), xp.asarray(tt), metric=metric,
+                                            average=average, multiclass=True,
+                                            ignore_index=ignore)
+                assert_close(xp, out, expected, dtype="float64")
+            per_image = [oracle(np.moveaxis(q, 1, -1)[i][keep[i]][None], np.eye(3)[tt[i][keep[i]]]
+                                [None], metric, "micro") for i in range(2)]
+            out = confusion_metric_loss(xp.asarray(z), xp.asarray(tt), metric=metric,
+                                        average="samples", multiclass=True, ignore_index=ignore)
+            assert_close(xp, out, np.mean(per_image), dtype="float64")
+
+
+def test_soft_dice_and_jaccard_closed_form_on_tiny_image(xp) -> None:
+    # Two classes on a 2x2 image, mask [[0, 0], [1, 1]], softmax probabilities of class 0
+    # [[0.9, 0.6], [0.3, 0.2]] (logits log p). By hand: class 0 has tp = 1.5, Σp = 2.0,
+    # Σy = 2; class 1 has tp = 0.7 + 0.8 = 1.5, Σp = 2.0, Σy = 2.
+    # Dice = 2·1.5/4 = 0.75 for both; Jaccard = 1.5/(4 − 1.5) = 0.6 for both.
+    p0 = np.array([[0.9, 0.6], [0.3, 0.2]])
+    z = np.log(np.stack([p0, 1 - p0]))[None]  # (1, 2, 2, 2)
+    t = np.array([[[0, 0], [1, 1]]])
+    zz, tt = xp.asarray(z), xp.asarray(t)
+    dice = sigmoid_f1_loss(zz, tt, multiclass=True, average="none")
+    assert_close(xp, dice, [0.25, 0.25], dtype="float64", rtol=1e-12)
+    jac = confusion_metric_loss(zz, tt, metric="jaccard", multiclass=True, average="none")
+    assert_close(xp, jac, [0.4, 0.4], dtype="float64", rtol=1e-12)
+    # Micro pools both classes: tp = 3, Σp = Σy = 4: Dice 0.75, Jaccard 3/5.
+    assert_close(xp, confusion_metric_loss(zz, tt, metric="jaccard", multiclass=True,
+                                           average="micro"), 0.4, dtype="float64", rtol=1e-12)
+    # Sigmoid per class (binary foreground, one channel): p = σ(z) on a 1x3 image.
+    zb = np.array([[[[0.0, np.log(3.0), -np.log(3.0)]]]])  # σ: 0.5, 0.75, 0.25
+    tb = np.array([[[1.0, 1.0, 0.0]]])[:, None]  # one-hot of the single channel
+    # tp = 1.25, Σp = 1.5, Σy = 2: Dice = 2.5/3.5, Jaccard = 1.25/2.25.
+    out = confusion_metric_loss(xp.asarray(zb), xp.asarray(tb), axis=1)
+    assert_close(xp, out, 1 - 2.5 / 3.5, dtype="float64", rtol=1e-12)
+    out = confusion_metric_loss(xp.asarray(zb), xp.asarray(tb), axis=1, metric="jaccard")
+    assert_close(xp, out, 1 - 1.25 / 2.25, dtype="float64", rtol=1e-12)
+
+
+def test_hard_probabilities_reproduce_scikit_learn(xp, rng) -> None:
+    from sklearn.metrics import f1_score, jaccard_score
+
+    n, c = 3, 5
+    z, t = _segmentation(rng, n=n, c=c, h=6, w=6)
+    t[2, 0, :] = 255
+    pred = np.argmax(z, axis=1)
+    hard = _one_hot(pred, c)  # 0/1 probabilities
+    keep = t != 255
+    for name, score in (("f1", f1_score), ("jaccard", jaccard_score)):
+        for average, sk_average in (("macro", "macro"), ("micro", "micro"), ("none", None)):
+            out = any_loss(xp.asarray(hard), xp.asarray(t), metric=name, from_logits=False,
+                           multiclass=True, amplifier=1000.0, average=average, ignore_index=255)
+            expected = 1.0 - score(t[keep], pred[keep], average=sk_average, labels=range(c))
+            assert_close(xp, out, expected, rtol=1e-9, atol=1e-12)
+        out = any_loss(xp.asarray(hard), xp.asarray(t), metric=name, from_logits=False,
+                       multiclass=True, amplifier=1000.0, average="samples", ignore_index=255)
+        per_image = [score(t[i][keep[i]], pred[i][keep[i]], average="micro") for i in range(n)]
+        assert_close(xp, out, 1.0 - np.mean(per_image), rtol=1e-9, atol=1e-12)
+
+
+def test_weights_and_class_weights(xp, rng) -> None:
+    z, t = _segmentation(rng)
+    y, q = _one_hot(t, 4), _softmax(z)
+    cw = np.array([1.0, 0.0, 2.0, 0.5])
+    w_img = rng.random(2)
+    w_pix = rng.random(t.shape)
+    zz, tt = xp.asarray(z), xp.asarray(t)
+    for metric in ("f1", "mcc", "accuracy"):
+        for average in AVERAGES:
+            out = confusion_metric_loss(zz, tt, metric=metric, average=average, multiclass=True,
+                                        class_weights=xp.asarray(cw))
+            assert_close(xp, out, oracle(q, y, metric, average, cw=cw), dtype="float64")
+            out = confusion_metric_loss(zz, tt, metric=metric, average=average, multiclass=True,
+                                        class_weights=list(cw), weights=xp.asarray(w_pix))
+            expected = oracle(q, y, metric, average, cw=cw, w=w_pix[:, None])
+            assert_close(xp, out, expected, dtype="float64")
+            out = confusion_metric_loss(zz, tt, metric=metric, average=average, multiclass=True,
+                                        weights=xp.asarray(w_img))
+            expected = oracle(q, y, metric, average, w=w_img[:, None, None, None],
+                              example_w=w_img)
+            assert_close(xp, out, expected, dtype="float64")
+    # Element-wise weights of the logits' shape, integer and one-hot labels alike.
+    w_el = rng.random(z.shape)
+    for average in AVERAGES:
+        expected = oracle(q, y, "f1", average, w=w_el)
+        for labels in (tt, xp.asarray(y)):
+            out = confusion_metric_loss(zz, labels, average=average, multiclass=True,
+                                        weights=xp.asarray(w_el))
+            assert_close(xp, out, expected, dtype="float64")
+
+
+# --------------------------------------------------------------------------------------------
+# Gradients and hostile input
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metric", ["f1", "jaccard", "mcc", "balanced_accuracy"])
+def test_gradients_match_finite_differences(xp, rng, metric) -> None:
+    if not xp.differentiable:
+        pytest.skip(f"{xp.name} has no automatic differentiation")
+    z, t = _segmentation(rng, n=2, c=3, h=2, w=2)
+    t[1, 0, 0] = -1  # an ignored pixel
+    y = _one_hot(t, 3)
+    keep = (t != -1)[:, None].astype(np.float64)
+    cw = np.array([1.0, 2.0, 0.5])
+    for average in ("macro", "micro", "samples"):
+        def fn(logits, average=average):
+            return confusion_metric_loss(logits, xp.asarray(t), metric=metric, average=average,
+                                         multiclass=True, ignore_index=-1,
+                                         class_weights=xp.asarray(cw))
+
+        _, grad = xp.value_and_grad(fn, xp.asarray(z))
+        expected = finite_difference_grad(
+            lambda a, average=average: oracle(_softmax(a), y, metric, average, w=keep, cw=cw), z)
+        np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-9)
+
+
+def _finite_value_and_grad(xp, fn, z) -> None:
+    value, grad = xp.value_and_grad(fn, z)
+    assert np.all(np.isfinite(value)), value
+    if grad is not None:
+        assert np.all(np.isfinite(grad)), grad
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_absent_classes_and_saturated_logits_are_finite(xp, rng, metric) -> None:
+    z, t = _segmentation(rng, n=2, c=4, h=2, w=3, absent=(1, 3))
+    z = np.where(rng.random(z.shape) < 0.5, 1e4, -1e4)
+    for multiclass, transform in ((True, "sigmoid"), (True, "anyloss"), (False, "anyloss")):
+        for average in AVERAGES:
+            def fn(logits, multiclass=multiclass, transform=transform, average=average):
+                out = confusion_metric_loss(logits, xp.asarray(t), metric=metric, axis=1,
+                                            multiclass=multiclass, transform=transform,
+                                            average=average)
+                return xp.sum(out)
+
+            _finite_value_and_grad(xp, fn, xp.asarray(z))
+
+
+def test_absent_class_limit_values(xp) -> None:
+    # Class 1 is absent and never predicted: its F1 is 0 (loss 1), its MCC 0 (loss 0.5).
+    # Class 0 fills the image (tn = fp = 0): F1 is 1; MCC takes the same 0 convention.
+    z = np.zeros((1, 2, 1, 2))
+    z[0, 0] = 1e4
+    t = np.zeros((1, 1, 2), dtype=np.int64)
+    out = sigmoid_f1_loss(xp.asarray(z), xp.asarray(t), multiclass=True, average="none")
+    assert_close(xp, out, [0.0, 1.0], dtype="float64", atol=1e-12)
+    out = confusion_metric_loss(xp.asarray(z), xp.asarray(t), metric="mcc", multiclass=True,
+                                average="none")
+    assert_close(xp, out, [0.5, 0.5], dtype="float64", atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_is_finite_and_keeps_dtype(xp, rng, dtype) -> None:
+    if not xp.supports(dtype):
+        pytest.skip(f"{xp.name} has no {dtype}")
+    z, t = _segmentation(rng, n=2, c=3, h=4, w=4, absent=(2,))
+    z[0, :, 0, 0] = 6e4 if dtype == "float16" else 1e30
+    for metric in ("f1", "jaccard", "mcc"):
+        def fn(logits, metric=metric):
+            return confusion_metric_loss(logits, xp.asarray(t), metric=metric, multiclass=True,
+                                         ignore_index=255)
+
+        zz = xp.asarray(z, dtype=dtype)
+        out = fn(zz)
+        assert dtype_name(out) == dtype, out.dtype
+        _finite_value_and_grad(xp, fn, zz)
+        if metric == "f1":
+            expected = oracle(_softmax(np.clip(z, -6e4, 6e4).astype(np.float32).astype(
+                np.float64)), _one_hot(t, 3), "f1", "macro")
+            tol = {"float16": 5e-3, "bfloat16": 2e-2}[dtype]
+            assert abs(float(xp.to_numpy(out)) - expected) < tol
+
+
+# --------------------------------------------------------------------------------------------
+# Properties
+# --------------------------------------------------------------------------------------------
+
+
+@given(n=st.integers(1, 3), c=st.integers(1, 4), s=st.integers(1, 4), seed=st.integers(0, 2**16),
+       metric=st.sampled_from(METRICS), average=st.sampled_from(AVERAGES),
+       multiclass=st.booleans(), scale=st.sampled_from([0.1, 3.0, 1e4]))
+def test_property_integer_form_equals_one_hot_numpy(n, c, s, seed, metric, average, multiclass,
+                                                    scale) -> None:
+    rng = np.random.default_rng(seed)
+    z = rng.normal(scale=scale, size=(n, c, s))
+    t = rng.integers(-1, c, size=(n, s))  # -1: ignored
+    kw = dict(metric=metric, average=average, axis=1, multiclass=multiclass)
+    out = np.asarray(confusion_metric_loss(z, t, ignore_index=-1, **kw))
+    keep = (t != -1)[:, None].astype(np.float64)
+    ref = np.asarray(confusion_metric_loss(z, _one_hot(t, c), weights=np.broadcast_to(
+        keep, z.shape).copy(), **kw))
+    assert np.all(np.isfinite(out))
+    assert np.all(out >= -1e-12) and np.all(out <= 1 + 1e-12)
+    np.testing.assert_allclose(out, ref, rtol=1e-9, atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# Parity, compilation, devices
+# --------------------------------------------------------------------------------------------
+
+
+def _parity_loss(logits, labels):
+    a = confusion_metric_loss(logits, labels, multiclass=True, ignore_index=255)
+    b = confusion_metric_loss(logits, labels, metric="jaccard", average="micro",
+                              multiclass=True, class_weights=[1.0, 2.0, 1.0, 0.5],
+                              ignore_index=255)
+    c = any_loss(logits, labels, metric="mcc", average="samples", multiclass=True,
+                 ignore_index=255)
+    return a + b + c
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_parity_across_frameworks(rng, dtype) -> None:
+    z, t = _segmentation(rng, n=2, c=4, h=3, w=3, absent=(3,))
+    t[0, 0, 0] = 255
+    z_in = z.astype(dtype).astype(np.float64)  # the values the backends see
+    reference = float(np.asarray(_parity_loss(z_in, t)))
+    grads = {}
+    for name in ("torch", "jax", "tensorflow"):
+        b = get_backend(name)
+        value, grads[name] = b.value_and_grad(_parity_loss, b.asarray(z, dtype=dtype),
+                                              b.asarray(t))
+        rtol = 1e-10 if dtype == "float64" else 1e-5
+        np.testing.assert_allclose(value, reference, rtol=rtol)
+    tol = dict(rtol=1e-10, atol=1e-14) if dtype == "float64" else dict(rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(grads["jax"], grads["torch"], **tol)
+    np.testing.assert_allclose(grads["tensorflow"], grads["torch"], **tol)
+
+
+@pytest.mark.compiled
+def test_compiled_equals_eager(xp, rng) -> None:
+    z, t = _segmentation(rng, n=2, c=4, h=3, w=3)
+    t[1, 1, 1] = 255
+    zz, tt = xp.asarray(z, dtype="float32"), xp.asarray(t)
+    eager = xp.to_numpy(_parity_loss(zz, tt))
+    compiled = xp.to_numpy(xp.compile(_parity_loss)(zz, tt))
+    np.testing.assert_allclose(compiled, eager, rtol=1e-5)
+
+
+def test_result_stays_on_input_device(rng) -> None:
+    strict = get_backend("array_api_strict")
+    device = strict.Device("device1")
+    z, t = _segmentation(rng)
+    zd = strict.asarray(z, device=device)
+    td = strict.asarray(t, device=device)
+    wd = strict.asarray(rng.random(t.shape), device=device)
+    cwd = strict.asarray(np.array([1.0, 2.0, 0.0, 1.0]), device=device)
+    expected = oracle(_softmax(z), _one_hot(t, 4), "f1", "macro")
+    for average in AVERAGES:
+        out = confusion_metric_loss(zd, td, average=average, multiclass=True, weights=wd,
+                                    class_weights=cwd, ignore_index=255)
+        assert out.device == device
+    out = sigmoid_f1_loss(zd, td, multiclass=True)
+    assert_close(strict, out, expected, dtype="float64", device=device)
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input
+# --------------------------------------------------------------------------------------------
+
+
+def test_bad_inputs_raise_clear_errors(xp) -> None:
+    z = xp.asarray(np.zeros((2, 3, 4, 4)))
+    t = xp.asarray(np.zeros((2, 4, 4), dtype=np.int64))
+    bad = np.zeros((2, 4, 4), dtype=np.int64)
+    bad[1, 2, 3] = 3
+    with pytest.raises(ValueError, match=r"labels must hold class indices in \[0, 3\); "
+                                         r"found 1 other entry, e\.g\. 3"):
+        sigmoid_f1_loss(z, xp.asarray(bad), multiclass=True)
+    bad[1, 2, 3] = -1
+    with pytest.raises(ValueError, match=r"in \[0, 3\) or ignore_index \(255\)"):
+        sigmoid_f1_loss(z, xp.asarray(bad), multiclass=True, ignore_index=255)
+    with pytest.raises(ValueError, match=r"labels must have the shape of logits \(2, 3, 4, 4\) "
+                                         r"\(one-hot or soft labels\) or that shape without "
+                                         r"the class axis 1, \(2, 4, 4\)"):
+        sigmoid_f1_loss(z, xp.asarray(np.zeros((2, 3, 4), dtype=np.int64)), multiclass=True)
+    with pytest.raises(ValueError, match="axis 4 is out of range for logits of 4 dimensions"):
+        sigmoid_f1_loss(z, t, axis=4)
+    with pytest.raises(ValueError, match="axis -5 is out of range"):
+        sigmoid_f1_loss(z, t, axis=-5, multiclass=True)
+    with pytest.raises(ValueError, match="axis must not be 0"):
+        sigmoid_f1_loss(z, xp.asarray(np.zeros((3, 4, 4), dtype=np.int64)), axis=0)
+    with pytest.raises(TypeError, match="axis must be an integer"):
+        sigmoid_f1_loss(z, t, axis=1.0)
+    with pytest.raises(TypeError, match=r"labels of shape \(2, 4, 4\) are class indices and "
+                                        "must have an integer dtype"):
+        sigmoid_f1_loss(z, xp.asarray(np.zeros((2, 4, 4))), multiclass=True)
+    with pytest.raises(ValueError, match="ignore_index applies to integer class labels"):
+        sigmoid_f1_loss(z, xp.asarray(np.zeros((2, 3, 4, 4))), multiclass=True, ignore_index=0)
+    with pytest.raises(TypeError, match="ignore_index must be an integer"):
+        sigmoid_f1_loss(z, t, multiclass=True, ignore_index=2.5)
+    with pytest.raises(ValueError, match="offset must be 0 with multiclass=True"):
+        sigmoid_f1_loss(z, t, multiclass=True, offset=1.0)
+    with pytest.raises(ValueError, match=r"class_weights must have one entry per class \(3\)"):
+        sigmoid_f1_loss(z, t, multiclass=True, class_weights=[1.0, 2.0])
+    with pytest.raises(ValueError, match=r"class_weights must have shape \(3,\)"):
+        sigmoid_f1_loss(z, t, multiclass=True, class_weights=xp.asarray(np.ones(4)))
+    with pytest.raises(ValueError, match="class_weights must be non-negative"):
+        sigmoid_f1_loss(z, t, multiclass=True, class_weights=[1.0, -1.0, 1.0])
+    with pytest.raises(ValueError, match="class_weights must not all be zero"):
+        sigmoid_f1_loss(z, t, multiclass=True, class_weights=xp.asarray(np.zeros(3)))
+    with pytest.raises(ValueError, match=r"class_weights must lie in"):
+        sigmoid_f1_loss(z, t, multiclass=True, class_weights=xp.asarray(-np.ones(3)))
+    with pytest.raises(ValueError, match=r"weights must be a scalar or have shape \(2,\), "
+                                         r"\(2, 4, 4\) \(per position\) or \(2, 3, 4, 4\)"):
+        sigmoid_f1_loss(z, t, multiclass=True, weights=xp.asarray(np.ones(3)))
+    with pytest.raises(ValueError, match="logits must have a class axis"):
+        sigmoid_f1_loss(xp.asarray(np.zeros(3)), xp.asarray(np.zeros(3, dtype=np.int64)),
+                        multiclass=True)
+    with pytest.raises(TypeError, match="multiclass must be True or False"):
+        sigmoid_f1_loss(z, t, multiclass=1)
+    with pytest.raises(ValueError, match=r"for a class axis, \(N, C, \*spatial\), pass axis="):
+        sigmoid_f1_loss(z, xp.asarray(np.zeros((2, 3, 4, 4))))
+    with pytest.raises(ValueError, match=r"logits \(probabilities\) must lie in"):
+        any_loss(xp.asarray(np.full((2, 3, 4, 4), 2.0)), t, multiclass=True, from_logits=False)
