@@ -67,7 +67,7 @@ def _metric_at_cuts(xp: Namespace, metric: str, tp: Array, fp: Array, pos: Array
     fn = pos - tp
     tn = neg - fp
     if metric in ("f1", "fbeta"):
-        b2 = beta * beta
+        b2 = 1.0 if metric == "f1" else beta * beta
         return _ratio(xp, (1.0 + b2) * tp, b2 * pos + (tp + fp))
     if metric == "precision":
         return _ratio(xp, tp, tp + fp)
@@ -149,7 +149,8 @@ def tune_thresholds(
         scores: ``(B, L)`` or ``(B,)`` floating scores (logits or probabilities), finite.
         labels: same shape, 0/1 (bool, int or float).
         metric: one of :data:`TUNE_METRICS`.
-        beta: the F-beta weight of recall (``metric="fbeta"``), ``> 0``.
+        beta: the F-beta weight of recall, ``> 0``; used by ``metric="fbeta"`` only
+            (``"f1"`` is always ``beta = 1``).
         min_precision: the precision target ``α`` in (0, 1] of ``recall_at_precision``
             (required by it, refused by every other metric).
         shared: one threshold for all labels (best micro metric) instead of one per label.
