@@ -40,6 +40,7 @@ from metricloss.metrics import (
     _feasible_recall,
     _int_dtype,
     _Scored,
+    _transposed,
     _warn,
 )
 
@@ -189,8 +190,8 @@ def tune_thresholds(
     xp = sc.xp
     s, y = sc.s, sc.y
     batch, num_labels = s.shape
-    rows_s = xp.reshape(s, (1, batch * num_labels)) if shared else xp.permute_dims(s, (1, 0))
-    rows_y = xp.reshape(y, (1, batch * num_labels)) if shared else xp.permute_dims(y, (1, 0))
+    rows_s = xp.reshape(s, (1, batch * num_labels)) if shared else _transposed(xp, s)
+    rows_y = xp.reshape(y, (1, batch * num_labels)) if shared else _transposed(xp, y)
     cuts = _Cuts(xp, rows_s, rows_y, None, sc.dtype)
     n = cuts.n
     if constrained:

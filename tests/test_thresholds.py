@@ -338,3 +338,15 @@ def test_bad_inputs_raise_clear_errors(xp) -> None:
         binarize(xp.asarray(np.array([[np.nan, 0.1]])), 0.5)
     with pytest.raises(TypeError, match="scores must have a floating-point dtype"):
         binarize(y, 0.5)
+
+
+def test_documented_protocol_example_prints_what_the_docs_say(capsys) -> None:
+    """docs/evaluation.md: its first Python block prints its first output block."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "evaluation.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    documented = re.search(r"Output[^\n]*\n\n```\n(.*?)```", text, re.S).group(1)
+    exec(compile(code, "docs/evaluation.md", "exec"), {"__name__": "docs_example"})
+    assert capsys.readouterr().out == documented
