@@ -138,7 +138,7 @@ def _margin(surrogate: str) -> float:
 def _relu(xp: Namespace, u: Array) -> Array:
     # where(), not maximum(): the gradient at the kink is 0 in every framework (maximum splits
     # it 0.5/0.5 in PyTorch and JAX but gives 1 to its first argument in TensorFlow).
-    return xp.where(u > 0, u, xp.zeros_like(u))
+    return xp.where(u > 0, u, 0.0)  # a scalar, not zeros_like: one temporary fewer
 
 
 def _surrogate_parts(xp: Namespace, z: Array, surrogate: str) -> tuple[Array, Array]:
@@ -956,16 +956,21 @@ def _roc_pairwise(xp: Namespace, z: Array, y: Array, w: Array | None, surrogate:
         stop = min(start + chunk_size, B)
         zj = xp.expand_dims(z[start:stop, :], axis=1)  # (C, 1, L)
         yj = xp.expand_dims(y[start:stop, :], axis=1)
-        dy = yj - y0  # (C, B, L)
-        u = dy * (zj - z0)  # the signed logit difference
+        # With d = y_i − y_j = −(y_j − y_i), the pair loss is ℓ(−d·(z_j − z_i)):
+        # softplus(d·Δz) or max(1 + d·Δz, 0). Written so that few (C, B, L) temporaries are
+        # alive at once (names are rebound as soon as an array is no longer needed).
+        d = y0 - yj  # (C, B, L)
         if surrogate == "xent":
-            pair = kernels(xp).softplus(-u)
+            pair = kernels(xp).softplus(d * (zj - z0))
         else:
-            pair = _relu(xp, 1.0 - u)
-        pair = xp.abs(dy) * pair
+            pair = _relu(xp, 1.0 + d * (zj - z0))
+        d = xp.abs(d)
+        pair = d * pair
+        del d
         if w0 is not None:
             pair = w0 * pair
         row = xp.sum(pair, axis=1)  # (C, L)
+        del pair
         if w is not None:
             row = (w if w.shape[0] == 1 else w[start:stop, :]) * row
         blocks.append(row)
