@@ -12,8 +12,9 @@ the same loss (Su 2022).
 Both sums are computed as one ``logsumexp`` each, over the logits plus the log-masks
 ``log(1−y)`` / ``log(y)`` (``−inf`` where a label takes no part) and a ``0`` appended for the
 ``1 +``. There are no ``±1e12`` constants: in float16 they overflow, and the customary masked
-code returns NaN under JAX, TensorFlow and NumPy. The masks are built with ``where`` on the input
-*and* the output of ``log``, so neither the value nor any gradient meets ``log(0)`` or ``0·inf``.
+code returns NaN under JAX, TensorFlow and NumPy. For soft labels the log-masks are built with
+``where`` on the input *and* the output of ``log``, so neither the value nor any gradient (in the
+logits or the labels) meets ``log(0)`` or ``0·inf``; hard labels need no ``log`` at all.
 
 The sparse form takes the positives as padded index lists and never builds a dense label array:
 the cost is one ``logsumexp`` over the logits plus work on the ``(B, P)`` gathered positives.
@@ -21,15 +22,13 @@ the cost is one ``logsumexp`` over the logits plus work on the ``(B, P)`` gather
 References:
     Su Jianlin, "将“Softmax+交叉熵”推广到多标签分类问题" (Extending softmax cross-entropy to
     multi-label classification), 2020, https://kexue.fm/archives/7359; and its soft-label
-    version, 2022, https://kexue.fm/archives/9064.
+    version, kexue.fm, 2022.
     Su et al., "ZLPR: A Novel Loss for Multi-label Classification", arXiv:2208.02955.
 """
 
 from __future__ import annotations
 
 import math
-
-import array_api_compat
 
 from metricloss._checks import (
     check_choice,
@@ -41,9 +40,9 @@ from metricloss._namespace import (
     Array,
     Namespace,
     compute_dtype,
-    device_of,
     is_eager,
     kernels,
+    library_of,
     namespace_of,
 )
 
@@ -68,7 +67,7 @@ def _lse_with_zero(xp: Namespace, a: Array) -> Array:
     negatives, gives 0, not ``−inf``), so the backward pass of ``logsumexp`` never meets
     ``exp(−inf − (−inf))``.
     """
-    zero = xp.zeros((a.shape[0], 1), dtype=a.dtype, device=device_of(a))
+    zero = xp.zeros_like(a[:, :1])  # (B, 1) without reading B: it may be unknown when traced
     return kernels(xp).logsumexp(xp.concat([a, zero], axis=1), axis=1)
 
 
@@ -144,8 +143,8 @@ def multilabel_categorical_crossentropy(
         [0.8682, 1.1336]
 
     References:
-        Su Jianlin, https://kexue.fm/archives/7359 (2020) and https://kexue.fm/archives/9064
-        (soft labels, 2022); Su et al., "ZLPR: A Novel Loss for Multi-label Classification",
+        Su Jianlin, https://kexue.fm/archives/7359 (2020) and its soft-label version
+        (kexue.fm, 2022); Su et al., "ZLPR: A Novel Loss for Multi-label Classification",
         arXiv:2208.02955.
     """
     check_choice("reduction", reduction, REDUCTIONS)
@@ -155,7 +154,8 @@ def multilabel_categorical_crossentropy(
         if not xp.isdtype(mask.dtype, "bool"):
             raise TypeError(f"mask must be a boolean array, got dtype {mask.dtype}")
         check_same_shape("mask", mask, "logits", logits)
-        mask = xp.reshape(mask, tuple(z.shape))
+        if len(shape) == 1:
+            mask = xp.reshape(mask, (-1, 1))
     hard = not xp.isdtype(labels.dtype, "real floating")
 
     is_pos = y > 0.0
@@ -175,7 +175,7 @@ def multilabel_categorical_crossentropy(
         a_pos = xp.where(is_pos, log_y - z, -math.inf)
     per_example = _lse_with_zero(xp, a_neg) + _lse_with_zero(xp, a_pos)
     if reduction == "none" and len(shape) == 1:
-        per_example = xp.reshape(per_example, (shape[0],))
+        per_example = xp.reshape(per_example, (-1,))
     return _reduce(xp, per_example, reduction, logits.dtype)
 
 
@@ -323,7 +323,7 @@ def sparse_multilabel_categorical_crossentropy(
     # and mask the gathered value out.
     valid = xp.logical_and(idx >= 0, idx < num_labels)
     safe_idx = xp.where(valid, idx, xp.zeros_like(idx))
-    if array_api_compat.is_torch_namespace(xp):
+    if library_of(idx) == "torch":
         safe_idx = xp.astype(safe_idx, xp.int64)  # torch.gather takes int64 indices only
     s = xp.take_along_axis(z, safe_idx, axis=1)  # (B, P)
 

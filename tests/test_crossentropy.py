@@ -300,8 +300,10 @@ def test_extreme_logits_and_half_precision(xp, rng, dtype) -> None:
     # Soft labels and a mask through the same path: finite value and gradient.
     soft = xp.asarray(np.clip(y + 0.25 * rng.random(SHAPE), 0, 1), dtype=dtype)
     mask = xp.asarray(rng.random(SHAPE) < 0.5)
-    value, grad = value_and_grad(xp, lambda t: dense_loss(t, soft, mask=mask), zx)
-    assert np.isfinite(value) and (grad is None or np.all(np.isfinite(grad)))
+    value, grad = xp.value_and_grad(lambda t: dense_loss(t, soft, mask=mask), zx)
+    expected, _ = oracle(z, xp.to_numpy(soft), xp.to_numpy(mask))
+    np.testing.assert_allclose(value, expected.mean(), rtol=RTOL[dtype])
+    assert grad is None or np.all(np.isfinite(grad))
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
@@ -387,6 +389,27 @@ def test_compiled_equals_eager(xp, rng, form) -> None:
         args = (z, xp.asarray(idx))
     eager = xp.to_numpy(fn(*args))
     assert_close(xp, xp.compile(fn)(*args), eager, dtype="float32")
+
+
+@pytest.mark.compiled
+def test_traces_with_unknown_batch_size(xp, rng) -> None:
+    """Keras traces losses with a batch dimension of ``None``."""
+    if xp.name != "tensorflow":
+        pytest.skip("only TensorFlow traces with unknown dimensions")
+    import tensorflow as tf
+
+    z = rng.normal(size=SHAPE)
+    idx, y = random_positives(rng, *SHAPE, max_pos=5, extra_pad=2, pad=-1)
+    mask = rng.random(SHAPE) < 0.8
+    spec = [tf.TensorSpec([None, SHAPE[1]], tf.float64), tf.TensorSpec([None, SHAPE[1]], tf.bool)]
+    dense = tf.function(lambda t, m: dense_loss(t, m, mask=m, reduction="none"),
+                        input_signature=spec, autograph=False)
+    expected, _ = oracle(z, mask, mask)
+    assert_close(xp, dense(xp.asarray(z), xp.asarray(mask)), expected)
+    spec = [tf.TensorSpec([None, SHAPE[1]], tf.float64), tf.TensorSpec([None, None], tf.int64)]
+    sparse = tf.function(lambda t, i: sparse_loss(t, i), input_signature=spec, autograph=False)
+    expected, _ = oracle(z, y)
+    assert_close(xp, sparse(xp.asarray(z), xp.asarray(idx)), expected.mean())
 
 
 @pytest.mark.compiled
