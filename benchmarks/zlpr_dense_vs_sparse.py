@@ -32,6 +32,7 @@ at that moment; large tensors are
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import subprocess
@@ -178,7 +179,7 @@ def main() -> None:
               f"{(grad - ref_grad).abs().max().item():.1e}")
 
     times = time_rounds(inputs, args.rounds, args.warmup)
-    peaks = {m: profiled_peak_bytes(lambda m=m: step(m, inputs)) for m in METHODS}
+    peaks = {m: profiled_peak_bytes(functools.partial(step, m, inputs)) for m in METHODS}
     rss = {m: rss_peak_bytes(m, args) for m in METHODS} if args.rss else {}
 
     print(f"\nforward+backward, {args.rounds} alternating rounds after {args.warmup} warm-up "
