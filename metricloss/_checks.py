@@ -74,8 +74,10 @@ def check_eager_range(
     if not is_eager(x):
         return
     below = (x <= low) if low_open else (x < low)
-    bad = xp.logical_or(below, x > high)
-    if bool(xp.any(bad)):
+    bad = xp.any(xp.logical_or(below, x > high))
+    if not is_eager(bad):  # x is concrete but closed over inside a trace (jax.jit)
+        return
+    if bool(bad):
         bracket = "(" if low_open else "["
         raise ValueError(f"{name} must lie in {bracket}{low}, {high}]; found values outside it")
 
@@ -114,7 +116,7 @@ def as_float_labels(xp: Namespace, labels: Array, dtype: Any, name: str = "label
     if not (xp.isdtype(labels.dtype, "bool") or xp.isdtype(labels.dtype, ("integral",
                                                                           "real floating"))):
         raise TypeError(f"{name} must be bool, integer or floating, got {labels.dtype}")
-    out = xp.astype(labels, dtype)
+    out = xp.astype(labels, dtype, copy=False)
     if not xp.isdtype(labels.dtype, "bool"):
         check_eager_range(xp, name, out, 0.0, 1.0)
     return out
@@ -142,11 +144,12 @@ def prepare_inputs(
             f"{logits_name} must have shape (B,) or (B, L), got {shape}"
         )
     dtype = compute_dtype(xp, logits.dtype)
-    z = xp.astype(logits, dtype)
+    z = xp.astype(logits, dtype, copy=False)
     y = as_float_labels(xp, labels, dtype)
     if len(shape) == 1:
-        z = xp.reshape(z, (shape[0], 1))
-        y = xp.reshape(y, (shape[0], 1))
+        # -1, not shape[0]: the batch size is unknown (None) inside a Keras tf.function trace.
+        z = xp.reshape(z, (-1, 1))
+        y = xp.reshape(y, (-1, 1))
     w = prepare_weights(xp, weights, z, shape)
     return xp, z, y, w, shape
 

@@ -355,3 +355,24 @@ def test_bad_inputs_raise_clear_errors(xp) -> None:
         any_loss(xp.asarray(np.full((3, 2), 3.0)), y, from_logits=False)
     with pytest.raises(TypeError, match="slope must be a finite number"):
         sigmoid_f1_loss(z, y, slope=float("nan"))
+
+
+def test_jit_with_labels_closed_over_and_unknown_batch() -> None:
+    jax = pytest.importorskip("jax")
+    rng = np.random.default_rng(3)
+    z, y = _data(rng)
+    expected = oracle_loss(_sigmoid(z), y, "f1", "macro")
+    y_closed = jax.numpy.asarray(y)  # concrete, but compared inside the trace
+    out = jax.jit(lambda a: sigmoid_f1_loss(a, y_closed))(jax.numpy.asarray(z))
+    np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-6)
+
+
+def test_tf_function_with_unknown_batch_size_binary() -> None:
+    tf = pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(4)
+    z, y = _data(rng, n_labels=1)
+    fn = tf.function(lambda a, b: sigmoid_f1_loss(a, b),
+                     input_signature=[tf.TensorSpec([None], tf.float64)] * 2)
+    out = fn(tf.constant(z[:, 0]), tf.constant(y[:, 0]))
+    np.testing.assert_allclose(out.numpy(), oracle_loss(_sigmoid(z), y, "f1", "macro"),
+                               rtol=1e-10)
