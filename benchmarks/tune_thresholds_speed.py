@@ -46,7 +46,7 @@ def make_data(batch: int, num_labels: int, dtype: str, seed: int = 0
 
 def sklearn_loop(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per label: scikit-learn's precision-recall curve, F1 at each threshold, argmax."""
-    from sklearn.metrics import precision_recall_curve
+    from sklearn.metrics import precision_recall_curve  # the baseline: scikit-learn>=1.4
 
     num_labels = scores.shape[1]
     thresholds = np.empty(num_labels, dtype=np.float64)
@@ -120,7 +120,10 @@ def main() -> None:
     rounds = args.rounds or (3 if args.quick else 7)
 
     scores, labels = make_data(batch, num_labels, args.dtype)
-    import sklearn
+    try:
+        import sklearn
+    except ImportError:
+        sys.exit("this benchmark's baseline is scikit-learn: pip install 'scikit-learn>=1.4'")
 
     print(f"tune_thresholds vs scikit-learn loop: B={batch:,}, L={num_labels}, "
           f"{args.dtype} NumPy scores, {rounds} alternating rounds (median)")

@@ -846,7 +846,7 @@ def roc_auc_score(
         weights: ``None`` or per-example non-negative weights ``(B,)``.
 
     Returns:
-        A 0-d array (``(L,)`` for ``"none"``; ``(B,)`` never), in the scores' dtype (computed
+        A 0-d array (``(L,)`` for ``"none"``), in the scores' dtype (computed
         in float32 for half precision), on their device.
 
     Example:
