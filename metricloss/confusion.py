@@ -412,6 +412,37 @@ def _stats_index_pooled(
     return SufficientStats(spy, sp, sy, sw)
 
 
+def _stats_index_softmax_pooled(
+    xp: Namespace,
+    z: Array,
+    t: Array,
+    w: Array | None,
+    axis: int,
+    axes: tuple[int, ...],
+    need_total: bool,
+) -> SufficientStats:
+    """Pooled statistics of ``p = softmax(z)`` against integer labels, from the true class's
+    log-probability alone: ``Σ w·p`` over the classes of a position is ``w`` (``Σ_c p_c = 1``),
+    so it does not depend on ``z``; ``Σ w·p·y`` is ``Σ w·exp(z_t − logsumexp(z))``. ``w``: None
+    or position weights (class axis of size 1)."""
+    shape = tuple(z.shape)
+    idx = xp.expand_dims(t, axis=axis)
+    lse = xp.expand_dims(kernels(xp).logsumexp(z, axis), axis=axis)
+    pt = xp.exp(xp.take_along_axis(z, idx, axis=axis) - lse)
+    true_shape = tuple(pt.shape)
+    if w is None:
+        spy = xp.sum(pt, axis=axes)
+        count = float(math.prod(true_shape[ax] for ax in axes))
+        sy = count + xp.zeros_like(spy)
+        sw: Any = count * shape[axis] if need_total else None
+        return SufficientStats(spy, sy, sy, sw)
+    # Position weights (class axis of size 1): the true class's weight is w itself.
+    spy = xp.sum(w * pt, axis=axes)
+    sy = _sum_broadcast(xp, w, true_shape, axes) + xp.zeros_like(spy)
+    sw = _sum_broadcast(xp, w, shape, axes) if need_total else None
+    return SufficientStats(spy, sy, sy, sw)
+
+
 def _class_axis_loss(
     logits: Array,
     labels: Array,
@@ -450,13 +481,18 @@ def _class_axis_loss(
         raise TypeError(f"ignore_index must be an integer or None, got {ignore_index!r}")
 
     dtype = compute_dtype(xp, logits.dtype)
-    z = xp.astype(logits, dtype)
+    # No copy when the dtype is already right (array-api-compat's astype copies by default).
+    z = logits if logits.dtype == dtype else xp.astype(logits, dtype)
     if label_shape == shape:
         if ignore_index is not None:
             raise ValueError("ignore_index applies to integer class labels of shape "
                              f"{index_shape}; labels have the logits' shape {shape} "
                              "(one-hot or soft labels)")
-        y: Array | None = as_float_labels(xp, labels, dtype)
+        if labels.dtype == dtype:
+            check_eager_range(xp, "labels", labels, 0.0, 1.0)
+            y: Array | None = labels
+        else:
+            y = as_float_labels(xp, labels, dtype)
         t = None
     elif label_shape == index_shape:
         if not xp.isdtype(labels.dtype, "integral"):
@@ -485,12 +521,22 @@ def _class_axis_loss(
 
     # Transform: softmax over the class axis (multiclass), or the element-wise sigmoid.
     k = kernels(xp)
+    metric_fn, need_total = _METRIC_FNS[metric]
+    pooled_axes = tuple(range(ndim)) if average == "micro" else tuple(range(1, ndim))
     if multiclass:
         if transform == "sigmoid":
             if offset != 0.0:
                 raise ValueError("offset must be 0 with multiclass=True: softmax ignores a "
                                  "shift shared by every class")
-            p = k.softmax(z if slope == 1.0 else slope * z, a)
+            zs = z if slope == 1.0 else slope * z
+            if (t is not None and cw is None and average in ("micro", "samples")
+                    and (w is None or w.shape[a] == 1)):
+                # Pooled over classes, Σ_c p_c = 1: only the true class's probability is
+                # needed, exp(z_t − logsumexp(z)); the softmax array is never formed.
+                stats = _stats_index_softmax_pooled(xp, zs, t, w, a, pooled_axes, need_total)
+                return _pooled_loss(xp, stats, metric, average, beta, eps, per_example,
+                                    per_example_w, logits.dtype)
+            p = k.softmax(zs, a)
         else:
             amplifier = _check_positive("amplifier", amplifier)
             if from_logits:
@@ -507,7 +553,6 @@ def _class_axis_loss(
             check_eager_range(xp, logits_name, z, 0.0, 1.0)
         p = _anyloss_transform(xp, z, amplifier, from_logits)
 
-    metric_fn, need_total = _METRIC_FNS[metric]
     if average in ("macro", "none"):
         axes = tuple(d for d in range(ndim) if d != a)
         if t is None:
@@ -523,15 +568,31 @@ def _class_axis_loss(
             loss = _ratio(xp, xp.sum(cw * per_class), xp.sum(cw), eps)
         return xp.astype(loss, logits.dtype)
 
-    axes = tuple(range(ndim)) if average == "micro" else tuple(range(1, ndim))
     if t is None:
         w_eff = w
         if cw is not None:
             cw_b = _along(xp, cw, a, ndim)
             w_eff = cw_b if w is None else w * cw_b
-        stats = _stats_dense(xp, p, y, w_eff, axes, need_total)
+        stats = _stats_dense(xp, p, y, w_eff, pooled_axes, need_total)
     else:
-        stats = _stats_index_pooled(xp, p, t, w, cw, a, axes, need_total)
+        stats = _stats_index_pooled(xp, p, t, w, cw, a, pooled_axes, need_total)
+    return _pooled_loss(xp, stats, metric, average, beta, eps, per_example, per_example_w,
+                        logits.dtype)
+
+
+def _pooled_loss(
+    xp: Namespace,
+    stats: SufficientStats,
+    metric: str,
+    average: str,
+    beta: float,
+    eps: float,
+    per_example: bool,
+    per_example_w: Array | None,
+    dtype: Any,
+) -> Array:
+    """The ``micro`` loss, or the ``samples`` mean of per-example losses, from pooled stats."""
+    metric_fn, _ = _METRIC_FNS[metric]
     value = _loss_from_metric(metric, metric_fn(xp, stats, beta, eps))
     if average == "samples":
         if per_example and per_example_w is not None:
@@ -539,7 +600,7 @@ def _class_axis_loss(
             value = xp.sum(example_w * value) / xp.clip(xp.sum(example_w), min=eps)
         else:
             value = xp.mean(value)
-    return xp.astype(value, logits.dtype)
+    return xp.astype(value, dtype)
 
 
 # --------------------------------------------------------------------------------------------

@@ -116,8 +116,8 @@ def test_integer_labels_equal_one_hot_and_oracle(xp, rng, metric) -> None:
 def test_equal_to_multilabel_form_on_one_hot(xp, rng, metric) -> None:
     # The (B, L) multi-label form of the library on the explicit one-hot copy: pixels as rows
     # for macro/micro/none, images as rows (classes and pixels as labels) for samples.
-    n, c, h, w = 2, 3, 4, 2
-    z, t = _segmentation(rng, n=n, c=c, h=h, w=w)
+    z, t = _segmentation(rng)
+    n, c = t.shape[0], z.shape[1]
     y = _one_hot(t, c)
     q = _softmax(z)
     rows_q = np.moveaxis(q, 1, -1).reshape(-1, c)
@@ -159,7 +159,7 @@ def test_channels_last_and_classifier_shapes(xp, rng) -> None:
 
 
 def test_ignore_index_equals_dropping_pixels(xp, rng) -> None:
-    z, t = _segmentation(rng, n=2, c=3, h=4, w=4)
+    z, t = _segmentation(rng)  # one shape for most tests: fewer compilations in eager JAX
     q = _softmax(z)
     for ignore in (255, -1, 2):
         tt = t.copy()
@@ -168,7 +168,7 @@ def test_ignore_index_equals_dropping_pixels(xp, rng) -> None:
         keep = tt != ignore
         # Drop the pixels: (pixels, C) rows of the kept pixels only.
         rows_q = np.moveaxis(q, 1, -1)[keep]
-        rows_y = np.eye(3)[tt[keep]]
+        rows_y = np.eye(4)[tt[keep]]
         # Ignoring a real class (2) leaves it without positives: textbook MCC is 0/0 there.
         for metric in ("f1", "jaccard") + (("mcc",) if ignore != 2 else ()):
             for average in ("macro", "micro", "none"):
@@ -177,7 +177,7 @@ def test_ignore_index_equals_dropping_pixels(xp, rng) -> None:
                                             average=average, multiclass=True,
                                             ignore_index=ignore)
                 assert_close(xp, out, expected, dtype="float64")
-            per_image = [oracle(np.moveaxis(q, 1, -1)[i][keep[i]][None], np.eye(3)[tt[i][keep[i]]]
+            per_image = [oracle(np.moveaxis(q, 1, -1)[i][keep[i]][None], np.eye(4)[tt[i][keep[i]]]
                                 [None], metric, "micro") for i in range(2)]
             out = confusion_metric_loss(xp.asarray(z), xp.asarray(tt), metric=metric,
                                         average="samples", multiclass=True, ignore_index=ignore)
@@ -213,9 +213,9 @@ def test_soft_dice_and_jaccard_closed_form_on_tiny_image(xp) -> None:
 def test_hard_probabilities_reproduce_scikit_learn(xp, rng) -> None:
     from sklearn.metrics import f1_score, jaccard_score
 
-    n, c = 3, 5
-    z, t = _segmentation(rng, n=n, c=c, h=6, w=6)
-    t[2, 0, :] = 255
+    z, t = _segmentation(rng)
+    n, c = t.shape[0], z.shape[1]
+    t[1, 0, :] = 255
     pred = np.argmax(z, axis=1)
     hard = _one_hot(pred, c)  # 0/1 probabilities
     keep = t != 255
@@ -271,20 +271,24 @@ def test_weights_and_class_weights(xp, rng) -> None:
 def test_gradients_match_finite_differences(xp, rng, metric) -> None:
     if not xp.differentiable:
         pytest.skip(f"{xp.name} has no automatic differentiation")
-    z, t = _segmentation(rng, n=2, c=3, h=2, w=2)
+    z, t = _segmentation(rng)
     t[1, 0, 0] = -1  # an ignored pixel
-    y = _one_hot(t, 3)
+    y = _one_hot(t, 4)
     keep = (t != -1)[:, None].astype(np.float64)
-    cw = np.array([1.0, 2.0, 0.5])
-    for average in ("macro", "micro", "samples"):
-        def fn(logits, average=average):
+    # Without class weights, micro and samples take the log-softmax gather; with them, the
+    # softmax gather; macro the per-class masked sums.
+    cases = [("macro", np.array([1.0, 2.0, 0.5, 1.0])), ("micro", None), ("samples", None),
+             ("micro", np.array([1.0, 0.0, 3.0, 1.0]))]
+    for average, cw in cases:
+        def fn(logits, average=average, cw=cw):
             return confusion_metric_loss(logits, xp.asarray(t), metric=metric, average=average,
                                          multiclass=True, ignore_index=-1,
-                                         class_weights=xp.asarray(cw))
+                                         class_weights=None if cw is None else xp.asarray(cw))
 
         _, grad = xp.value_and_grad(fn, xp.asarray(z))
         expected = finite_difference_grad(
-            lambda a, average=average: oracle(_softmax(a), y, metric, average, w=keep, cw=cw), z)
+            lambda a, average=average, cw=cw: oracle(_softmax(a), y, metric, average, w=keep,
+                                                     cw=cw), z)
         np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-9)
 
 
@@ -297,7 +301,7 @@ def _finite_value_and_grad(xp, fn, z) -> None:
 
 @pytest.mark.parametrize("metric", METRICS)
 def test_absent_classes_and_saturated_logits_are_finite(xp, rng, metric) -> None:
-    z, t = _segmentation(rng, n=2, c=4, h=2, w=3, absent=(1, 3))
+    z, t = _segmentation(rng, absent=(1, 3))
     z = np.where(rng.random(z.shape) < 0.5, 1e4, -1e4)
     for multiclass, transform in ((True, "sigmoid"), (True, "anyloss"), (False, "anyloss")):
         for average in AVERAGES:
@@ -327,7 +331,7 @@ def test_absent_class_limit_values(xp) -> None:
 def test_half_precision_is_finite_and_keeps_dtype(xp, rng, dtype) -> None:
     if not xp.supports(dtype):
         pytest.skip(f"{xp.name} has no {dtype}")
-    z, t = _segmentation(rng, n=2, c=3, h=4, w=4, absent=(2,))
+    z, t = _segmentation(rng, absent=(2,))
     z[0, :, 0, 0] = 6e4 if dtype == "float16" else 1e30
     for metric in ("f1", "jaccard", "mcc"):
         def fn(logits, metric=metric):
@@ -340,7 +344,7 @@ def test_half_precision_is_finite_and_keeps_dtype(xp, rng, dtype) -> None:
         _finite_value_and_grad(xp, fn, zz)
         if metric == "f1":
             expected = oracle(_softmax(np.clip(z, -6e4, 6e4).astype(np.float32).astype(
-                np.float64)), _one_hot(t, 3), "f1", "macro")
+                np.float64)), _one_hot(t, 4), "f1", "macro")
             tol = {"float16": 5e-3, "bfloat16": 2e-2}[dtype]
             assert abs(float(xp.to_numpy(out)) - expected) < tol
 
@@ -374,19 +378,23 @@ def test_property_integer_form_equals_one_hot_numpy(n, c, s, seed, metric, avera
 
 
 def _parity_loss(logits, labels):
+    # One call per code path: per-class masked sums, softmax gather, log-softmax gather,
+    # AnyLoss gather.
     a = confusion_metric_loss(logits, labels, multiclass=True, ignore_index=255)
     b = confusion_metric_loss(logits, labels, metric="jaccard", average="micro",
                               multiclass=True, class_weights=[1.0, 2.0, 1.0, 0.5],
                               ignore_index=255)
-    c = any_loss(logits, labels, metric="mcc", average="samples", multiclass=True,
+    c = confusion_metric_loss(logits, labels, metric="mcc", average="samples",
+                              multiclass=True, ignore_index=255)
+    d = any_loss(logits, labels, metric="balanced_accuracy", average="micro", multiclass=True,
                  ignore_index=255)
-    return a + b + c
+    return a + b + c + d
 
 
 @pytest.mark.parity
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_parity_across_frameworks(rng, dtype) -> None:
-    z, t = _segmentation(rng, n=2, c=4, h=3, w=3, absent=(3,))
+    z, t = _segmentation(rng, absent=(3,))
     t[0, 0, 0] = 255
     z_in = z.astype(dtype).astype(np.float64)  # the values the backends see
     reference = float(np.asarray(_parity_loss(z_in, t)))
@@ -404,7 +412,7 @@ def test_parity_across_frameworks(rng, dtype) -> None:
 
 @pytest.mark.compiled
 def test_compiled_equals_eager(xp, rng) -> None:
-    z, t = _segmentation(rng, n=2, c=4, h=3, w=3)
+    z, t = _segmentation(rng)
     t[1, 1, 1] = 255
     zz, tt = xp.asarray(z, dtype="float32"), xp.asarray(t)
     eager = xp.to_numpy(_parity_loss(zz, tt))
