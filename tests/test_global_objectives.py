@@ -346,7 +346,7 @@ def test_constrained_losses_match_closed_form(xp, rng, name, surrogate) -> None:
 
 @pytest.mark.parametrize("surrogate", SURROGATES)
 def test_precision_recall_auc_matches_riemann_sum(xp, rng, surrogate) -> None:
-    B, L, K = 6, 3, 5
+    B, L, K = 6, 3, 2
     lo, hi = 0.2, 0.9
     z, y = make_data(rng, B, L)
     lam = rng.uniform(0.0, 2.0, size=(L, K))
@@ -445,8 +445,8 @@ def test_zero_and_double_weights_equal_dropping_and_duplicating_rows(xp, rng, su
             Z, Y, target_precision=0.7, lambdas=xp.asarray(lam), weights=W, surrogate=surrogate,
             reduction="none"),
         lambda Z, Y, W: go.precision_recall_auc_loss(
-            Z, Y, lambdas=xp.asarray(np.tile(lam[:, None], 3)), num_anchors=3,
-            biases=xp.asarray(np.full((L, 3), 0.2)), weights=W, surrogate=surrogate,
+            Z, Y, lambdas=xp.asarray(np.tile(lam[:, None], 2)), num_anchors=2,
+            biases=xp.asarray(np.full((L, 2), 0.2)), weights=W, surrogate=surrogate,
             reduction="none"),
         lambda Z, Y, W: go.true_positive_rate_at_false_positive_rate_loss(
             Z, Y, target_rate=0.2, lambdas=xp.asarray(lam), weights=W, surrogate=surrogate,
