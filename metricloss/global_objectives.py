@@ -121,8 +121,10 @@ def _is_number(value: Any) -> bool:
 def _number(name: str, value: Any, *, low: float, low_open: bool = False,
             high: float = math.inf) -> float:
     """A finite Python number in ``[low, high]`` (``(low, high]`` when ``low_open``)."""
-    if not _is_number(value) or not math.isfinite(value):
-        raise TypeError(f"{name} must be a finite number, got {value!r}")
+    if not _is_number(value):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
     below = value <= low if low_open else value < low
     if below or value > high:
         bracket = "(" if low_open else "["

@@ -830,7 +830,9 @@ def test_bad_inputs_raise_clear_errors(xp) -> None:
         (lambda: go.precision_at_recall_loss(z, y, target_recall=-0.5, lambdas=lam),
          ValueError, "target_recall"),
         (lambda: go.true_positive_rate_at_false_positive_rate_loss(
-            z, y, target_rate=float("nan"), lambdas=lam), TypeError, "target_rate"),
+            z, y, target_rate=float("nan"), lambdas=lam), ValueError, "target_rate"),
+        (lambda: rap(z, y, target_precision="high", lambdas=lam), TypeError,
+         "target_precision must be a number"),
         (lambda: rap(z, y, target_precision=0.5, lambdas=lam, surrogate="logistic"),
          ValueError, "surrogate must be one of 'xent', 'hinge'"),
         (lambda: rap(z, y, target_precision=0.5, lambdas=lam, reduction="avg"), ValueError,
