@@ -152,7 +152,7 @@ def is_eager(x: Array) -> bool:
 
 def _fallback_kernels(xp: Namespace) -> SimpleNamespace:
     def softplus(x: Array) -> Array:
-        return xp.logaddexp(xp.zeros_like(x), x)
+        return xp.logaddexp(0.0, x)  # a Python scalar: no zeros temporary
 
     def log_sigmoid(x: Array) -> Array:
         return -softplus(-x)
