@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["headline", "markdown"]
+__all__ = ["fmt_bytes", "headline", "markdown"]
 
 FLOOR_AIM = 4.0
 MODE_LABEL = {
@@ -14,8 +14,15 @@ MODE_LABEL = {
 }
 
 
-def _mb(n: int | None) -> str:
-    return "n/a" if n is None else f"{n / 2**20:.1f}"
+def fmt_bytes(n: int | None) -> str:
+    """``15.6 MiB``, ``40 KiB``, ``n/a``."""
+    if n is None:
+        return "n/a"
+    if n >= 2**30:
+        return f"{n / 2**30:.2f} GiB"
+    if n >= 2**20:
+        return f"{n / 2**20:.1f} MiB"
+    return f"{n / 2**10:.0f} KiB"
 
 
 def _ms(s: float) -> str:
@@ -76,7 +83,7 @@ def _detail(results: dict[str, Any], framework: str) -> str:
     cases = [c for c in results["cases"] if c["framework"] == framework]
     lines = [
         "| loss | shape | mode | metricloss ms | native ms | floor ms | ratio [IQR] | "
-        "ml / floor | native / floor | peak MiB ml / native / floor | first call s ml / native "
+        "ml / floor | native / floor | peak memory ml / native / floor | first call s ml / native "
         "| value, grad rel. err |",
         "|---|---|---|---:|---:|---:|---|---:|---:|---|---|---|",
     ]
@@ -93,7 +100,7 @@ def _detail(results: dict[str, Any], framework: str) -> str:
             head + f" {_ms(s['metricloss'])} | {_ms(s['native'])} | {_ms(s['floor'])} | "
             f"{r['median']:.2f} [{r['q25']:.2f}, {r['q75']:.2f}] ×{r['rounds']} | "
             f"{c['floor_ratio']['metricloss']:.1f} | {c['floor_ratio']['native']:.1f} | "
-            f"{_mb(m['metricloss'])} / {_mb(m['native'])} / {_mb(m['floor'])} | "
+            f"{fmt_bytes(m['metricloss'])} / {fmt_bytes(m['native'])} / {fmt_bytes(m['floor'])} | "
             f"{first['metricloss']:.2f} / {first['native']:.2f} | "
             f"{chk['value_rel_err']:.1e}, {chk['grad_rel_err']:.1e} |"
         )

@@ -50,6 +50,8 @@ from benchmarks.timing import alternate, calibrate, ratio_stats, time_once  # no
 
 MODES = ("eager", "compiled")
 SEED = 20261125
+MIN_ROUNDS, MAX_ROUNDS = 5, 25
+BURST_S = 0.02  # calls per round: about this many seconds of each implementation
 
 
 def floor_fn(fw: Framework) -> Any:
@@ -94,7 +96,7 @@ class Worker:
         self.fw = fw
         self.quick: bool = args.quick
         self.budget: float = args.budget if args.budget is not None else (0.0 if args.quick
-                                                                             else 2.5)
+                                                                             else 1.5)
         self.modes = [m for m in args.modes.split(",") if m]
         self.floor_steps: dict[tuple[Any, ...], Any] = {}
         self.floor = floor_fn(fw)
@@ -126,7 +128,9 @@ class Worker:
             "floor": lambda: steps["floor"](*floor_args),
         }
         rec["first_call_s"] = {key: time_once(thunk) for key, thunk in thunks.items()}
+        start = time.perf_counter()
         check = _compare(fw, thunks["metricloss"](), thunks["native"](), case.rtol)
+        second_call_s = time.perf_counter() - start
         rec["check"] = check
         if not check["ok"]:
             rec["status"] = "mismatch"
@@ -134,15 +138,16 @@ class Worker:
         if self.quick:
             times = alternate(thunks, rounds=1, inner=dict.fromkeys(thunks, 1))
         else:
-            for _ in range(2):
-                for thunk in thunks.values():
-                    thunk()
-            inner, single = {}, {}
-            for key, thunk in thunks.items():
-                inner[key], single[key] = calibrate(thunk, target_s=0.03)
-            per_round = sum(inner[k] * single[k] for k in thunks)
-            rounds = int(min(25, max(5, self.budget // max(per_round, 1e-9))))
-            times = alternate(thunks, rounds=rounds, inner=inner)
+            if second_call_s < 10 * BURST_S:  # fast: warm up more, several calls per round
+                for _ in range(2):
+                    for thunk in thunks.values():
+                        thunk()
+                inner = {key: max(3, calibrate(thunk, target_s=BURST_S)[0])
+                         for key, thunk in thunks.items()}
+            else:  # slow (≥ 0.1 s a call): the second call was the warm-up; one call a round
+                inner = dict.fromkeys(thunks, 1)
+            times = alternate(thunks, rounds=MAX_ROUNDS, inner=inner, min_rounds=MIN_ROUNDS,
+                              budget_s=self.budget)
         rec["seconds"] = {key: float(np.median(v)) for key, v in times.items()}
         rec["ratio"] = ratio_stats(times["metricloss"], times["native"]).as_dict()
         rec["floor_ratio"] = {
@@ -343,7 +348,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--cases", default="", help="comma-separated substrings of case names")
     p.add_argument("--modes", default="eager,compiled")
     p.add_argument("--budget", type=float, default=None,
-                   help="seconds of timed rounds per case (default 2.5; quick: 0)")
+                   help="seconds of timed rounds per case, after at least 5 rounds "
+                        "(default 1.5; quick: one round)")
     p.add_argument("--no-studies", action="store_true", help="skip the memory/sort studies")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--worker-out", help=argparse.SUPPRESS)

@@ -4,8 +4,9 @@ The implementations under comparison are timed in the same process, alternating 
 round (``A B C`` in even rounds, ``C B A`` in odd ones) after a warm-up, so that slow drifts of the
 machine (other processes, frequency scaling, a cache warmed by the previous call) fall on both
 sides of a ratio. Each measurement runs a thunk ``inner`` times in a row, ``inner`` calibrated so
-that one measurement lasts about ``target_s``. A ratio is formed per round, from the two
-measurements of that round, and summarised by its median and interquartile range.
+that one measurement lasts about ``target_s``, and keeps the fastest of those calls. A ratio is
+formed per round, from the two measurements of that round, and summarised by its median and
+interquartile range over the rounds.
 """
 
 from __future__ import annotations
@@ -43,18 +44,34 @@ def alternate(
     *,
     rounds: int,
     inner: Mapping[str, int],
+    min_rounds: int | None = None,
+    budget_s: float | None = None,
 ) -> dict[str, list[float]]:
-    """Seconds per call of each thunk, one value per round, alternating the order each round."""
+    """Seconds per call of each thunk, one value per round, alternating the order each round.
+
+    A round runs each thunk ``inner[name]`` times, timing every call, and keeps the fastest
+    call: on a shared machine a call is often slowed by another process, never sped up, so the
+    minimum of a burst is the least contaminated estimate of the code's own cost (as
+    :mod:`timeit` advises). At most ``rounds`` rounds; after ``min_rounds`` of them, stop once
+    ``budget_s`` seconds have passed.
+    """
     names = list(thunks)
     out: dict[str, list[float]] = {name: [] for name in names}
+    clock = time.perf_counter
+    start = clock()
+    floor_rounds = rounds if min_rounds is None else min(min_rounds, rounds)
     for r in range(rounds):
+        if budget_s is not None and r >= floor_rounds and clock() - start > budget_s:
+            break
         order = names if r % 2 == 0 else names[::-1]
         for name in order:
-            fn, n = thunks[name], inner[name]
-            start = time.perf_counter()
-            for _ in range(n):
+            fn = thunks[name]
+            best = math.inf
+            for _ in range(inner[name]):
+                t0 = clock()
                 fn()
-            out[name].append((time.perf_counter() - start) / n)
+                best = min(best, clock() - t0)
+            out[name].append(best)
     return out
 
 

@@ -27,6 +27,12 @@ def dense_inputs(rng: np.random.Generator, shape: Shape) -> tuple[np.ndarray, ..
     return logits, labels
 
 
+def dense_bool_inputs(rng: np.random.Generator, shape: Shape) -> tuple[np.ndarray, ...]:
+    """As :func:`dense_inputs`, plus the same labels as a boolean array (for metricloss)."""
+    logits, labels = dense_inputs(rng, shape)
+    return logits, labels, labels.astype(bool)
+
+
 def sparse_inputs(rng: np.random.Generator, shape: Shape) -> tuple[np.ndarray, ...]:
     """Logits ``N(0, 2²)`` and ``P`` distinct positive indices per row (no padding)."""
     b, n, k = shape["B"], shape["L"], shape["P"]
@@ -114,6 +120,10 @@ def _tensorflow() -> dict[str, Fn]:
 _BUILDERS = {"torch": _torch, "jax": _jax, "tensorflow": _tensorflow}
 
 
+def _ignore_last(fn: Fn) -> Fn:
+    return lambda z, y, yb: fn(z, y)
+
+
 def _native(key: str) -> dict[str, Callable[[], Fn]]:
     return {fw: (lambda build=build: build()[key]) for fw, build in _BUILDERS.items()}
 
@@ -127,6 +137,18 @@ CASES = [
         inputs=dense_inputs,
         metricloss=lambda m: lambda z, y: m.multilabel_categorical_crossentropy(z, y),
         native=_native("dense"),
+    ),
+    Case(
+        # The same loss given boolean labels: metricloss then knows they are hard (0/1) and
+        # skips the soft-label log-masks; the native code still gets the float labels.
+        name="multilabel_categorical_crossentropy(bool labels)",
+        module="metricloss.crossentropy",
+        shapes=({"B": 256, "L": 20}, {"B": 4096, "L": 1000}),
+        quick_shape={"B": 16, "L": 5},
+        inputs=dense_bool_inputs,
+        metricloss=lambda m: lambda z, y, yb: m.multilabel_categorical_crossentropy(z, yb),
+        native={fw: (lambda build=build: _ignore_last(build()["dense"]))
+                for fw, build in _BUILDERS.items()},
     ),
     Case(
         name="sparse_multilabel_categorical_crossentropy",
