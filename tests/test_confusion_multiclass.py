@@ -275,8 +275,8 @@ def test_gradients_match_finite_differences(xp, rng, metric) -> None:
     t[1, 0, 0] = -1  # an ignored pixel
     y = _one_hot(t, 4)
     keep = (t != -1)[:, None].astype(np.float64)
-    # Without class weights, micro and samples take the log-softmax gather; with them, the
-    # softmax gather; macro the per-class masked sums.
+    # Without class weights, micro and samples use Σ_c p = 1 (no Σp term); with them, the
+    # full gather path; macro the per-class masked sums.
     cases = [("macro", np.array([1.0, 2.0, 0.5, 1.0])), ("micro", None), ("samples", None),
              ("micro", np.array([1.0, 0.0, 3.0, 1.0]))]
     for average, cw in cases:
@@ -378,8 +378,8 @@ def test_property_integer_form_equals_one_hot_numpy(n, c, s, seed, metric, avera
 
 
 def _parity_loss(logits, labels):
-    # One call per code path: per-class masked sums, softmax gather, log-softmax gather,
-    # AnyLoss gather.
+    # One call per code path: per-class masked sums, gather with class weights, gather with
+    # Σ_c p = 1, AnyLoss gather.
     a = confusion_metric_loss(logits, labels, multiclass=True, ignore_index=255)
     b = confusion_metric_loss(logits, labels, metric="jaccard", average="micro",
                               multiclass=True, class_weights=[1.0, 2.0, 1.0, 0.5],
