@@ -691,8 +691,8 @@ def confusion_metric_loss(
       ``q = logits`` when ``from_logits=False`` (probabilities in).
 
     Metrics, with ``eps`` guarding every denominator (``x / max(den, eps)``):
-    ``f1``/``fbeta`` ``(1+β²)tp / ((1+β²)tp + β²fn + fp)`` (both use ``beta``; ``f1`` is
-    ``beta=1``), ``precision`` ``tp/(tp+fp)``, ``recall`` ``tp/(tp+fn)``, ``jaccard``
+    ``fbeta`` ``(1+β²)tp / ((1+β²)tp + β²fn + fp)`` and ``f1`` (``β = 1``; another ``beta``
+    with ``f1`` raises), ``precision`` ``tp/(tp+fp)``, ``recall`` ``tp/(tp+fn)``, ``jaccard``
     ``tp/(tp+fp+fn)``, ``accuracy`` ``(tp+tn)/n``, ``balanced_accuracy`` the mean of recall and
     specificity, ``gmean`` their geometric mean, ``mcc`` Matthews' correlation.
 
@@ -775,6 +775,8 @@ def confusion_metric_loss(
     check_choice("transform", transform, TRANSFORMS)
     check_choice("average", average, AVERAGES)
     beta = _check_positive("beta", beta)
+    if metric == "f1" and beta != 1.0:
+        raise ValueError(f"beta applies to metric='fbeta'; metric='f1' has beta=1, got beta={beta}")
     eps = _check_positive("eps", eps)
     if not isinstance(multiclass, bool):
         raise TypeError(f"multiclass must be True or False, got {multiclass!r}")

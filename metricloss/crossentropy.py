@@ -45,6 +45,7 @@ from metricloss._namespace import (
     library_of,
     namespace_of,
 )
+from metricloss._reduction import REDUCTIONS, apply_reduction
 
 __all__ = [
     "REDUCTIONS",
@@ -52,7 +53,6 @@ __all__ = [
     "sparse_multilabel_categorical_crossentropy",
 ]
 
-REDUCTIONS = ("mean", "sum", "none")
 
 
 # --------------------------------------------------------------------------------------------
@@ -72,15 +72,7 @@ def _lse_with_zero(xp: Namespace, a: Array) -> Array:
 
 
 def _reduce(xp: Namespace, per_example: Array, reduction: str, dtype: object) -> Array:
-    if reduction == "sum":
-        out = xp.sum(per_example)
-    elif reduction == "mean":
-        batch = per_example.shape[0]
-        # The mean of an empty batch is 0, not NaN.
-        out = xp.sum(per_example) if batch == 0 else xp.mean(per_example)
-    else:
-        out = per_example
-    return xp.astype(out, dtype)
+    return xp.astype(apply_reduction(xp, per_example, reduction), dtype)
 
 
 # --------------------------------------------------------------------------------------------

@@ -80,6 +80,7 @@ from metricloss._namespace import (
     kernels,
     namespace_of,
 )
+from metricloss._reduction import REDUCTIONS, apply_reduction
 
 __all__ = [
     "REDUCTIONS",
@@ -100,7 +101,6 @@ __all__ = [
 ]
 
 SURROGATES = ("xent", "hinge")
-REDUCTIONS = ("mean", "sum", "none")
 ROC_METHODS = ("pairwise", "sort")
 
 _LN2 = math.log(2.0)
@@ -297,13 +297,9 @@ def _bounds(b: _Batch, pos_loss: Array, neg_loss: Array, m: float) -> tuple[Arra
 
 def _reduce(b: _Batch, per_element: Array, reduction: str) -> Array:
     xp = b.xp
-    if reduction == "mean":
-        out = xp.mean(per_element)
-    elif reduction == "sum":
-        out = xp.sum(per_element)
-    else:
-        out = xp.reshape(per_element, b.shape)
-    return xp.astype(out, b.out_dtype)
+    if reduction == "none":
+        per_element = xp.reshape(per_element, b.shape)
+    return xp.astype(apply_reduction(xp, per_element, reduction), b.out_dtype)
 
 
 def _aux_value(b: _Batch, x: Array, extra: tuple[int, ...] = ()) -> Array:

@@ -341,6 +341,8 @@ def test_bad_inputs_raise_clear_errors(xp) -> None:
         sigmoid_f1_loss(z, y, average="weighted")
     with pytest.raises(ValueError, match="transform must be one of"):
         confusion_metric_loss(z, y, transform="tanh")
+    with pytest.raises(ValueError, match="beta applies to metric='fbeta'"):
+        confusion_metric_loss(z, y, metric="f1", beta=2.0)
     with pytest.raises(ValueError, match="beta must be positive"):
         sigmoid_f1_loss(z, y, beta=0.0)
     with pytest.raises(ValueError, match="weights must be a scalar or have shape"):
