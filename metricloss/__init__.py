@@ -32,6 +32,7 @@ from metricloss.global_objectives import (
     weighted_surrogate,
 )
 from metricloss.metrics import (
+    UndefinedMetricWarning,
     accuracy_score,
     average_precision_score,
     confusion_counts,
@@ -49,6 +50,7 @@ from metricloss.metrics import (
 from metricloss.thresholds import binarize, tune_thresholds
 
 __all__ = [
+    "UndefinedMetricWarning",
     "accuracy_score",
     "any_loss",
     "average_precision_score",
