@@ -44,12 +44,22 @@ def _rows(cases: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return rows
 
 
-def _cell(c: dict[str, Any] | None) -> str:
+DISTURBED = 3.0
+
+
+def disturbed(c: dict[str, Any], floors: dict[tuple[str, str, str], float]) -> bool:
+    """Whether the floor timed beside case ``c`` ran over ``DISTURBED`` times its usual time:
+    the machine was busy while the case ran, and its times (not only the floor's) are suspect."""
+    return c["seconds"]["floor"] > DISTURBED * floors[_floor_key(c)]
+
+
+def _cell(c: dict[str, Any] | None, floors: dict[tuple[str, str, str], float]) -> str:
     if c is None:
         return ""
     if c["status"] == "ok":
         r = c["ratio"]["median"]
         mark = " ✗" if r > c["target"] else ""
+        mark += " †" if disturbed(c, floors) else ""
         return f"{r:.2f}{mark}"
     return {"skipped": "skip", "error": "error", "mismatch": "MISMATCH"}.get(c["status"], "?")
 
@@ -57,6 +67,7 @@ def _cell(c: dict[str, Any] | None) -> str:
 def headline(results: dict[str, Any]) -> str:
     """The README table: median ratio metricloss / native per loss, shape, framework and mode."""
     cases = results["cases"]
+    floors = floor_reference(results)
     cols = _columns(cases)
     index = {(c["case"], c["shape_label"], c["framework"], c["mode"]): c for c in cases}
     lines = [
@@ -73,7 +84,7 @@ def headline(results: dict[str, Any]) -> str:
             target_s = f"≤ {target:.2f}"
         else:
             target_s = "≤ 1.10 / 1.05"
-        cells = [_cell(index.get((name, shape, fw, mode))) for fw, mode in cols]
+        cells = [_cell(index.get((name, shape, fw, mode)), floors) for fw, mode in cols]
         lines.append(f"| `{name}` | {shape} | {versus} | {target_s} | " + " | ".join(cells)
                      + " |")
     return "\n".join(lines) + "\n"
@@ -81,6 +92,7 @@ def headline(results: dict[str, Any]) -> str:
 
 def _detail(results: dict[str, Any], framework: str) -> str:
     cases = [c for c in results["cases"] if c["framework"] == framework]
+    floors = floor_reference(results)
     lines = [
         "| loss | shape | mode | metricloss ms | native ms | floor ms | ratio [IQR] | "
         "ml / floor | native / floor | peak memory ml / native / floor | first call s ml / native "
@@ -94,12 +106,13 @@ def _detail(results: dict[str, Any], framework: str) -> str:
             lines.append(head + f" {c['status']}: {str(detail)[:120]} |" + " |" * 8)
             continue
         s, r, m = c["seconds"], c["ratio"], c["memory_bytes"]
+        floor = floors[_floor_key(c)]
         first = c["first_call_s"]
         chk = c["check"]
         lines.append(
-            head + f" {_ms(s['metricloss'])} | {_ms(s['native'])} | {_ms(s['floor'])} | "
+            head + f" {_ms(s['metricloss'])} | {_ms(s['native'])} | {_ms(floor)} | "
             f"{r['median']:.2f} [{r['q25']:.2f}, {r['q75']:.2f}] ×{r['rounds']} | "
-            f"{c['floor_ratio']['metricloss']:.1f} | {c['floor_ratio']['native']:.1f} | "
+            f"{s['metricloss'] / floor:.1f} | {s['native'] / floor:.1f} | "
             f"{fmt_bytes(m['metricloss'])} / {fmt_bytes(m['native'])} / {fmt_bytes(m['floor'])} | "
             f"{first['metricloss']:.2f} / {first['native']:.2f} | "
             f"{chk['value_rel_err']:.1e}, {chk['grad_rel_err']:.1e} |"
@@ -121,17 +134,36 @@ def _study(s: dict[str, Any]) -> str:
     return out
 
 
+def floor_reference(results: dict[str, Any]) -> dict[tuple[str, str, str], float]:
+    """Per framework, mode and logits shape, the median of the floor times measured beside every
+    case: a steadier reference than one case's own floor (the floor is the fastest call, the
+    most exposed to a busy machine)."""
+    groups: dict[tuple[str, str, str], list[float]] = {}
+    for c in results["cases"]:
+        if c["status"] == "ok":
+            groups.setdefault(_floor_key(c), []).append(c["seconds"]["floor"])
+    return {k: float(sorted(v)[len(v) // 2]) for k, v in groups.items()}
+
+
+def _floor_key(c: dict[str, Any]) -> tuple[str, str, str]:
+    dims = "x".join(str(v) for k, v in c["shape"].items() if k in ("B", "L"))
+    return c["framework"], c["mode"], dims
+
+
 def _over_target(results: dict[str, Any]) -> list[str]:
     out = []
+    floors = floor_reference(results)
     for c in results["cases"]:
         if c["status"] != "ok":
             continue
         label = f"`{c['case']}` {c['shape_label']}, {MODE_LABEL[(c['framework'], c['mode'])]}"
+        if disturbed(c, floors):
+            label += " (†)"
         r = c["ratio"]
         if r["median"] > c["target"]:
             out.append(f"- {label}: ratio {r['median']:.2f} [{r['q25']:.2f}, {r['q75']:.2f}] "
                        f"> {c['target']:.2f}")
-        fr = c["floor_ratio"]["metricloss"]
+        fr = c["seconds"]["metricloss"] / floors[_floor_key(c)]
         if c["mode"] == "compiled" and c.get("elementwise") and fr > FLOOR_AIM:
             out.append(f"- {label}: {fr:.1f}× the one-pass floor (aim ≤ {FLOOR_AIM:.0f})")
     return out
@@ -144,7 +176,10 @@ def markdown(results: dict[str, Any]) -> str:
     versions = ", ".join(
         f"{name} {f.get('version', f['status'])}" for name, f in fws.items()
     )
-    load = results.get("load_average_start"), results.get("load_average_end")
+    load = tuple(
+        "n/a" if v is None else ", ".join(f"{x:.1f}" for x in v)
+        for v in (results.get("load_average_start"), results.get("load_average_end"))
+    )
     parts = [
         "# metricloss benchmarks" + (" (quick smoke run: tiny shapes, one round; timings "
                                      "meaningless)" if results["quick"] else ""),
@@ -153,7 +188,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB; {m['os']}",
         f"- Versions: Python {m['python']}, NumPy {m['numpy']}, {versions}; metricloss at "
         f"`{m['commit']}`",
-        f"- Date: {m['date']}; load average (1, 5, 15 min) at start {load[0]}, at end {load[1]}",
+        f"- Date: {m['date']}; load average (1, 5, 15 min) at start {load[0]}, at end "
+        f"{load[1]} (other jobs shared the machine's cores: see the IQRs)",
         "- float32 inputs; forward + backward (gradient with respect to the logits); "
         "each framework in its own process with its default threads.",
         "",
@@ -161,7 +197,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "`vs naive`: the confusion losses' native code sums `p·y`, `p·(1−y)`, `(1−p)·y` "
         "separately (target ≤ 0.67); `vs native`: the same formula hand-written "
-        "(target ≤ 1.10 eager, ≤ 1.05 compiled). ✗ marks a miss.",
+        "(target ≤ 1.10 eager, ≤ 1.05 compiled). ✗ marks a miss; † a case timed while the "
+        "machine was busy (the floor timed beside it took over 3× its usual time).",
         "",
         headline(results),
         "## Cases over target",
@@ -172,7 +209,9 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "Times are medians over rounds (ms per forward+backward call). The floor is "
         "`0.5·Σz²` at the logits' shape: one read forward, one read and one gradient-sized "
-        "write backward. Peak memory: bytes allocated during one call at its peak, inputs "
+        "write backward; it is timed beside every case, and the column shows the median of "
+        "those floor times for the framework, mode and (B, L) (each case's own floor is in "
+        "the JSON). Peak memory: bytes allocated during one call at its peak, inputs "
         "excluded, the gradient included.",
         "",
     ]

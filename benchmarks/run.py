@@ -291,6 +291,15 @@ def _loadavg() -> list[float] | None:
         return None
 
 
+def rewrite_report(path: str) -> int:
+    """Regenerate the Markdown page next to a results JSON (after editing report.py)."""
+    src = Path(path)
+    results = json.loads(src.read_text())
+    src.with_suffix(".md").write_text(report.markdown(results))
+    _log(f"wrote {src.with_suffix('.md')}")
+    return 0
+
+
 def driver_main(args: argparse.Namespace, argv: list[str]) -> int:
     frameworks = [f for f in args.frameworks.split(",") if f]
     unknown = [f for f in frameworks if f not in FRAMEWORKS]
@@ -299,7 +308,7 @@ def driver_main(args: argparse.Namespace, argv: list[str]) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {
-        "command": "python benchmarks/run.py " + " ".join(argv),
+        "command": " ".join(["python benchmarks/run.py", *argv]),
         "quick": args.quick, "machine": _machine(), "load_average_start": _loadavg(),
         "frameworks": {}, "cases": [], "studies": [],
     }
@@ -351,6 +360,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="seconds of timed rounds per case, after at least 5 rounds "
                         "(default 1.5; quick: one round)")
     p.add_argument("--no-studies", action="store_true", help="skip the memory/sort studies")
+    p.add_argument("--rewrite-report", metavar="JSON",
+                   help="only regenerate the Markdown page of an existing results JSON")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--worker-out", help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -359,6 +370,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    if args.rewrite_report:
+        return rewrite_report(args.rewrite_report)
     if args.worker:
         return worker_main(args)
     return driver_main(args, argv)

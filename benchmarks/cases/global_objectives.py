@@ -239,6 +239,7 @@ CASES = [
             z, y, lambdas=lam, biases=bias, precision_range=PR_RANGE,
             num_anchors=int(lam.shape[1]))[0],
         native=_native("pr_auc"),
+        elementwise=False,  # K evaluations per logit: the one-pass floor is no reference
     ),
     Case(
         name="roc_auc_loss",
