@@ -290,8 +290,9 @@ def _weighted_sum(xp: Namespace, x: Array, w: Array | None) -> Array:
 def _bounds(b: _Batch, pos_loss: Array, neg_loss: Array, m: float) -> tuple[Array, Array]:
     """``(TP_lb, FP_ub)`` from ``y·ℓ(z)`` and ``(1−y)·ℓ(−z)`` (both ``(B, L)``)."""
     xp = b.xp
-    tp = _weighted_sum(xp, b.y - pos_loss / m, b.w)
-    fp = _weighted_sum(xp, neg_loss / m, b.w)
+    # Column sums first, then the scalars per label: no (B, L) temporary for y − ℓ/m.
+    tp = _weighted_sum(xp, b.y, b.w) - _weighted_sum(xp, pos_loss, b.w) / m
+    fp = _weighted_sum(xp, neg_loss, b.w) / m
     return tp, fp
 
 
