@@ -105,6 +105,13 @@ def multilabel_categorical_crossentropy(
     gradients for logits of ±1e4 and in float16/bfloat16 (computed in float32), also for rows
     with no positives, no negatives, or every label masked (loss 0, gradient 0).
 
+    **Pass hard labels as bool (or integer) arrays** where you have them: the log-masks are
+    then plain selections, with no ``log(y)``/``log(1−y)`` to compute. Measured at
+    ``(4096, 1000)`` float32, forward+backward against a hand-written masked version: 0.59x
+    (torch eager) and 0.81x (``jax.jit``) with bool labels, but 0.80x/1.02x with float 0/1
+    labels, and 5x under ``torch.compile``, whose backward kernel recomputes the log-masks
+    (see ``benchmarks/results``).
+
     Binary ``(B,)`` input is treated as ``L = 1`` (SPEC §0): the loss of each example is then
     ``softplus(z)`` for a negative and ``softplus(−z)`` for a positive, i.e. the binary
     cross-entropy with logits; ``reduction="none"`` returns shape ``(B,)``.
