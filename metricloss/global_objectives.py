@@ -973,8 +973,41 @@ def _roc_pairwise(xp: Namespace, z: Array, y: Array, w: Array | None, surrogate:
         if w is not None:
             row = (w if w.shape[0] == 1 else w[start:stop, :]) * row
         blocks.append(row)
+    if not blocks:  # an empty batch
+        return xp.zeros(tuple(z.shape), dtype=z.dtype, device=device_of(z))
     per = blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=0)
     return (0.5 / B) * per
+
+
+def _roc_pairwise_total(xp: Namespace, z: Array, y: Array, w: Array | None, surrogate: str,
+                        chunk_size: int) -> Array:
+    """The sum over the batch of :func:`_roc_pairwise`, for 0/1 labels: a scalar.
+
+    ``(1/B)·Σ_j w_j y_j Σ_i w_i (1 − y_i)·ℓ(z_j − z_i)``: each positive–negative pair once,
+    one ``(C, B, L)`` difference, surrogate and product per row block (the per-element form
+    needs ``|y_j − y_i|``, ``(y_j − y_i)·Δz`` and the symmetric half as well). For 0/1 labels
+    it equals the sum of the per-element losses; for soft labels it does not.
+    """
+    B = z.shape[0]
+    pos = y if w is None else w * y  # (B, L): w_j y_j
+    neg = xp.expand_dims(1.0 - y if w is None else w * (1.0 - y), axis=0)  # (1, B, L)
+    z0 = xp.expand_dims(z, axis=0)  # (1, B, L)
+    total = None
+    for start in range(0, B, chunk_size):
+        stop = min(start + chunk_size, B)
+        zj = xp.expand_dims(z[start:stop, :], axis=1)  # (C, 1, L)
+        # ℓ(z_j − z_i): softplus(z_i − z_j) or max(1 + z_i − z_j, 0).
+        if surrogate == "xent":
+            pair = kernels(xp).softplus(z0 - zj)
+        else:
+            pair = _relu(xp, (z0 + 1.0) - zj)
+        row = xp.sum(neg * pair, axis=1)  # (C, L)
+        del pair
+        part = xp.sum(pos[start:stop, :] * row)
+        total = part if total is None else total + part
+    if total is None:  # an empty batch
+        return xp.zeros((), dtype=z.dtype, device=device_of(z))
+    return total / B
 
 
 def _roc_sorted_hinge(xp: Namespace, z: Array, y: Array, w: Array | None) -> Array:
@@ -1057,6 +1090,13 @@ def roc_auc_loss(
     ``Σ_i w_i w_j [y_j(1−y_i)ℓ(z_j−z_i) + (1−y_j)y_iℓ(z_i−z_j)] / 2B``, which equals the
     pairwise form only for 0/1 labels.
 
+    **Hard labels.** With ``reduction="mean"`` or ``"sum"`` and labels of a bool or integer
+    dtype (known to be 0/1 without reading them), ``method="pairwise"`` sums
+    ``(1/B)·Σ_{j,i} w_j w_i y_j(1−y_i)·ℓ(z_j − z_i)`` directly: each positive–negative pair
+    once, about half the work of the per-element form, same value and gradients (up to
+    rounding), chunked alike. Float labels (they may be soft) and ``reduction="none"`` use
+    the per-element form; pass 0/1 labels as bool or int to get the fast path.
+
     Args:
         logits: ``(B, L)`` or ``(B,)`` floating (float16/bfloat16 computed in float32).
         labels: same shape; bool, int or float in [0, 1] (soft labels: pairwise method only).
@@ -1103,5 +1143,11 @@ def roc_auc_loss(
         per = _roc_sorted_hinge(xp, b.z, b.y, b.w)
     else:
         B = b.z.shape[0]
-        per = _roc_pairwise(xp, b.z, b.y, b.w, surrogate, chunk_size or B)
+        if reduction != "none" and xp.isdtype(labels.dtype, ("bool", "integral")):
+            # Hard labels by dtype (no host read): the positive–negative pairs only, once.
+            total = _roc_pairwise_total(xp, b.z, b.y, b.w, surrogate, chunk_size or B or 1)
+            if reduction == "mean" and B * b.num_labels > 0:
+                total = total / (B * b.num_labels)
+            return xp.astype(total, b.out_dtype), {}
+        per = _roc_pairwise(xp, b.z, b.y, b.w, surrogate, chunk_size or B or 1)
     return _reduce(b, per, reduction), {}

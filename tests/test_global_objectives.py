@@ -524,6 +524,67 @@ def test_roc_auc_matches_double_loop_and_chunking_changes_nothing(xp, rng, surro
         assert_close(xp, loss, expected.mean(), dtype="float64")
 
 
+@pytest.mark.parametrize("surrogate", SURROGATES)
+def test_roc_auc_hard_labels_pair_sum_equals_per_element_sum(xp, rng, surrogate) -> None:
+    """Int/bool labels with reduction mean/sum take the positive–negative pair sum; it equals
+    the per-element form (float 0/1 labels) summed, and the double loop, values and gradients."""
+    B, L = 7, 3
+    z = rng.integers(-4, 5, size=(B, L)) * 0.5  # ties, and pairs exactly 1 apart (hinge kink)
+    y = (rng.random((B, L)) < 0.4).astype(np.int64)
+    y[0, :], y[1, :] = 1, 0
+    Z, Yf = xp.asarray(z), xp.asarray(y.astype(np.float64))
+    for w in (None, 0.7, rng.uniform(0.0, 2.0, size=B), rng.uniform(0.0, 2.0, size=(B, L))):
+        W = as_xp(xp, w) if isinstance(w, np.ndarray) else w
+        expected = np_roc(z, y.astype(np.float64), w, surrogate)
+        for chunk, labels in ((None, y), (3, y.astype(np.int32)), (1, y.astype(bool))):
+            Y = xp.asarray(labels)
+            per, _ = go.roc_auc_loss(Z, Yf, weights=W, surrogate=surrogate, reduction="none",
+                                     chunk_size=chunk)
+            for reduction, divisor in (("sum", 1.0), ("mean", B * L)):
+                fast, _ = go.roc_auc_loss(Z, Y, weights=W, surrogate=surrogate,
+                                          reduction=reduction, chunk_size=chunk)
+                slow, _ = go.roc_auc_loss(Z, Yf, weights=W, surrogate=surrogate,
+                                          reduction=reduction, chunk_size=chunk)
+                assert_close(xp, fast, expected.sum() / divisor, dtype="float64")
+                assert_close(xp, fast, xp.to_numpy(slow), dtype="float64")
+                assert_close(xp, fast, xp.to_numpy(xp.sum(per)) / divisor, dtype="float64")
+    if not xp.differentiable:
+        return
+    w, Y = xp.asarray(rng.uniform(0.5, 2.0, size=B)), xp.asarray(y)
+    for chunk in (None, 3):
+        v_fast, g_fast = xp.value_and_grad(lambda t, c=chunk: go.roc_auc_loss(
+            t, Y, weights=w, surrogate=surrogate, chunk_size=c)[0], Z)
+        v_slow, g_slow = xp.value_and_grad(lambda t, c=chunk: go.roc_auc_loss(
+            t, Yf, weights=w, surrogate=surrogate, chunk_size=c)[0], Z)
+        np.testing.assert_allclose(v_fast, v_slow, rtol=1e-12)
+        np.testing.assert_allclose(g_fast, g_slow, rtol=1e-10, atol=1e-15)
+
+
+def test_roc_auc_hard_labels_skip_the_per_element_form(xp, rng, monkeypatch) -> None:
+    """Int/bool labels with reduction mean/sum never build the per-element (B, L) form."""
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("per-element form used")
+
+    monkeypatch.setattr(go, "_roc_pairwise", refuse)
+    z, y = make_data(rng, 6, 3)
+    for labels in (y.astype(np.int64), y.astype(bool)):
+        loss, _ = go.roc_auc_loss(xp.asarray(z), xp.asarray(labels), reduction="sum")
+        assert_close(xp, loss, np_roc(z, y, None, "xent").sum(), dtype="float64")
+    with pytest.raises(AssertionError, match="per-element"):
+        go.roc_auc_loss(xp.asarray(z), xp.asarray(y), reduction="sum")  # float: maybe soft
+
+
+def test_roc_auc_empty_batch(xp) -> None:
+    Z = xp.asarray(np.zeros((0, 2)))
+    for labels in (np.zeros((0, 2)), np.zeros((0, 2), dtype=np.int64)):
+        Y = xp.asarray(labels)
+        for reduction in ("mean", "sum"):
+            loss, _ = go.roc_auc_loss(Z, Y, reduction=reduction, chunk_size=None)
+            assert_close(xp, loss, 0.0, dtype="float64")
+        loss, _ = go.roc_auc_loss(Z, Y, reduction="none", surrogate="hinge")
+        assert_close(xp, loss, np.zeros((0, 2)), dtype="float64")
+
+
 @HYPOTHESIS
 @given(data=st.data())
 def test_sorted_hinge_equals_pairwise_with_ties(xp, data) -> None:
@@ -654,6 +715,8 @@ def _all_losses(xp, Y, W=None, L=3, K=2) -> dict[str, Callable[[Any], Any]]:
         "pr_auc": lambda t: go.precision_recall_auc_loss(t, Y, lambdas=lamk, biases=bias,
                                                          num_anchors=K, weights=W)[0],
         "roc": lambda t: go.roc_auc_loss(t, Y, weights=W, chunk_size=3)[0],
+        "roc_int": lambda t: go.roc_auc_loss(t, xp.astype(Y, xp.int32), weights=W,
+                                             surrogate="hinge", chunk_size=4)[0],
         "roc_sort": lambda t: go.roc_auc_loss(t, Y, weights=W, surrogate="hinge",
                                               method="sort")[0],
     }
@@ -752,6 +815,9 @@ def test_compiled_equals_eager(xp, rng) -> None:
                                          weights=W)[0],
             go.roc_auc_loss(Z, Y, weights=W, chunk_size=4)[0],
             go.roc_auc_loss(Z, Y, weights=W, surrogate="hinge", method="sort")[0],
+            go.roc_auc_loss(Z, xp.astype(Y, xp.int32), weights=W, chunk_size=4)[0],
+            go.roc_auc_loss(Z, xp.astype(Y, xp.bool), weights=W, surrogate="hinge",
+                            reduction="sum")[0],
         ])
 
     eager = xp.to_numpy(everything(*args))
