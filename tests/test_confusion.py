@@ -10,6 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 from metricloss import any_loss, confusion_metric_loss, sigmoid_f1_loss, soft_confusion
 from metricloss.confusion import AVERAGES, METRICS
+from tests.oracles import textbook_metric
 from tests.support import assert_close, dtype_name, finite_difference_grad
 
 # --------------------------------------------------------------------------------------------
@@ -19,29 +20,6 @@ from tests.support import assert_close, dtype_name, finite_difference_grad
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))
-
-
-def oracle_metric(tp, fp, fn, tn, metric: str, beta: float = 1.0):
-    tp, fp, fn, tn = (np.asarray(c, dtype=np.float64) for c in (tp, fp, fn, tn))
-    if metric in ("f1", "fbeta"):
-        b2 = beta**2
-        return (1 + b2) * tp / ((1 + b2) * tp + b2 * fn + fp)
-    if metric == "precision":
-        return tp / (tp + fp)
-    if metric == "recall":
-        return tp / (tp + fn)
-    if metric == "jaccard":
-        return tp / (tp + fp + fn)
-    if metric == "accuracy":
-        return (tp + tn) / (tp + fp + fn + tn)
-    tpr, tnr = tp / (tp + fn), tn / (tn + fp)
-    if metric == "balanced_accuracy":
-        return (tpr + tnr) / 2
-    if metric == "gmean":
-        return np.sqrt(tpr * tnr)
-    if metric == "mcc":
-        return (tp * tn - fp * fn) / np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-    raise ValueError(metric)
 
 
 def oracle_loss(p, y, metric, average, beta=1.0, w=None):
@@ -56,7 +34,7 @@ def oracle_loss(p, y, metric, average, beta=1.0, w=None):
     tn = np.sum(w * (1 - p) * (1 - y), axis=axis)
     if average == "micro":
         tp, fp, fn, tn = (np.sum(c) for c in (tp, fp, fn, tn))
-    m = oracle_metric(tp, fp, fn, tn, metric, beta)
+    m = textbook_metric(tp, fp, fn, tn, metric, beta)
     loss = (1 - m) / 2 if metric == "mcc" else 1 - m
     return loss if average == "none" else np.mean(loss)
 

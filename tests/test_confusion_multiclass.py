@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from metricloss.confusion import AVERAGES, METRICS, any_loss, confusion_metric_loss, sigmoid_f1_loss
+from tests.oracles import textbook_metric
 from tests.support import assert_close, dtype_name, finite_difference_grad, get_backend
 
 # --------------------------------------------------------------------------------------------
@@ -35,27 +36,6 @@ def _one_hot(t: np.ndarray, c: int) -> np.ndarray:
     return np.moveaxis(eye[np.where((t >= 0) & (t < c), t, c)], -1, 1)
 
 
-def _metric(tp, fp, fn, tn, metric: str, beta: float = 1.0):
-    if metric in ("f1", "fbeta"):
-        b2 = beta**2
-        return (1 + b2) * tp / ((1 + b2) * tp + b2 * fn + fp)
-    if metric == "precision":
-        return tp / (tp + fp)
-    if metric == "recall":
-        return tp / (tp + fn)
-    if metric == "jaccard":
-        return tp / (tp + fp + fn)
-    if metric == "accuracy":
-        return (tp + tn) / (tp + fp + fn + tn)
-    tpr, tnr = tp / (tp + fn), tn / (tn + fp)
-    if metric == "balanced_accuracy":
-        return (tpr + tnr) / 2
-    if metric == "gmean":
-        return np.sqrt(tpr * tnr)
-    assert metric == "mcc"
-    return (tp * tn - fp * fn) / np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-
-
 def oracle(p, y, metric, average, *, w=None, cw=None, example_w=None, beta=1.0):
     """The loss of probabilities ``p`` against one-hot/soft ``y``, both ``(N, C, *S)``."""
     p, y = np.asarray(p, np.float64), np.asarray(y, np.float64)
@@ -71,7 +51,7 @@ def oracle(p, y, metric, average, *, w=None, cw=None, example_w=None, beta=1.0):
     fp = np.sum(w * p * (1 - y), axis=axes)
     fn = np.sum(w * (1 - p) * y, axis=axes)
     tn = np.sum(w * (1 - p) * (1 - y), axis=axes)
-    m = _metric(tp, fp, fn, tn, metric, beta)
+    m = textbook_metric(tp, fp, fn, tn, metric, beta)
     loss = (1 - m) / 2 if metric == "mcc" else 1 - m
     if average == "none":
         return loss
