@@ -403,12 +403,18 @@ def weighted_surrogate(
     return xp.astype(out, logits.dtype)
 
 
+def _split_losses(b: _Batch, surrogate: str) -> tuple[Array, Array, float]:
+    """``(y·ℓ(z), (1−y)·ℓ(−z), m)``: the positives' and negatives' surrogate terms, ``(B, L)``,
+    and the surrogate's margin ``m`` (every Lagrangian and bound is written in these)."""
+    pos, neg = _surrogate_parts(b.xp, b.z, surrogate)
+    return b.y * pos, (1.0 - b.y) * neg, _margin(surrogate)
+
+
 def _bound_inputs(labels: Array, logits: Array, weights: Any, surrogate: str
                   ) -> tuple[_Batch, Array, Array, float]:
     check_choice("surrogate", surrogate, SURROGATES)
     b = _prepare(logits, labels, weights)
-    pos, neg = _surrogate_parts(b.xp, b.z, surrogate)
-    return b, b.y * pos, (1.0 - b.y) * neg, _margin(surrogate)
+    return (b, *_split_losses(b, surrogate))
 
 
 def true_positives_lower_bound(
@@ -682,9 +688,7 @@ def recall_at_precision_loss(
                        low_open=True)
     lam = _lambdas(b, lambdas)
     priors = _label_priors(b, label_priors)
-    m = _margin(surrogate)
-    pos, neg = _surrogate_parts(b.xp, b.z, surrogate)
-    pos_loss, neg_loss = b.y * pos, (1.0 - b.y) * neg
+    pos_loss, neg_loss, m = _split_losses(b, surrogate)
     lam_slack = lam * (1.0 - alpha)
     weighted = (1.0 + lam_slack) * pos_loss + (lam * alpha) * neg_loss
     per = (weighted if b.w is None else b.w * weighted) - lam_slack * priors * m
@@ -735,9 +739,7 @@ def precision_at_recall_loss(
     r = _per_label(b, "target_recall", target_recall, low=0.0, high=1.0, low_open=True)
     lam = _lambdas(b, lambdas)
     priors = _label_priors(b, label_priors)
-    m = _margin(surrogate)
-    pos, neg = _surrogate_parts(b.xp, b.z, surrogate)
-    pos_loss, neg_loss = b.y * pos, (1.0 - b.y) * neg
+    pos_loss, neg_loss, m = _split_losses(b, surrogate)
     weighted = lam * pos_loss + neg_loss
     per = (weighted if b.w is None else b.w * weighted) + lam * priors * (r - 1.0) * m
     tp, fp = _bounds(b, pos_loss, neg_loss, m)
@@ -821,9 +823,7 @@ def true_positive_rate_at_false_positive_rate_loss(
     r = _per_label(b, "target_rate", target_rate, low=0.0, high=1.0, low_open=True)
     lam = _lambdas(b, lambdas)
     priors = _label_priors(b, label_priors)
-    m = _margin(surrogate)
-    pos, neg = _surrogate_parts(b.xp, b.z, surrogate)
-    pos_loss, neg_loss = b.y * pos, (1.0 - b.y) * neg
+    pos_loss, neg_loss, m = _split_losses(b, surrogate)
     weighted = pos_loss + lam * neg_loss
     per = (weighted if b.w is None else b.w * weighted) - lam * r * (1.0 - priors) * m
     tp, fp = _bounds(b, pos_loss, neg_loss, m)
@@ -908,13 +908,11 @@ def precision_recall_auc_loss(
     lam = _lambdas(b, lambdas, extra=(K,))
     bias = _biases(b, biases, K)
     priors = _label_priors(b, label_priors)
-    m = _margin(surrogate)
     alphas = [lo + (hi - lo) * (k + 1) / (K + 1) for k in range(K)]
     alpha = xp.asarray(alphas, dtype=b.dtype, device=b.device)
     pos_weight = 1.0 + lam * (1.0 - alpha)  # (L, K)
     neg_weight = lam * alpha
-    pos, neg = _surrogate_parts(xp, b.z, surrogate)
-    pos_loss, neg_loss = b.y * pos, (1.0 - b.y) * neg
+    pos_loss, neg_loss, m = _split_losses(b, surrogate)
     if bias is None:
         # Every anchor sees the same logits: the mean over anchors is linear in the weights.
         weighted = (xp.mean(pos_weight, axis=1) * pos_loss
