@@ -255,3 +255,11 @@ def finite_difference_grad(fn: Callable[[np.ndarray], float], x: np.ndarray,
         e = e.reshape(x.shape)
         flat[i] = (fn(x + e) - fn(x - e)) / (2 * h)
     return g
+
+
+def assert_finite_value_and_grad(backend: Backend, fn: Callable[[Any], Any], x: Any) -> None:
+    """``fn(x)`` and (where the library differentiates) its gradient are finite everywhere."""
+    value, grad = backend.value_and_grad(fn, x)
+    assert np.all(np.isfinite(value)), value
+    if grad is not None:
+        assert np.all(np.isfinite(grad)), grad

@@ -11,7 +11,12 @@ from hypothesis.extra import numpy as hnp
 from metricloss import any_loss, confusion_metric_loss, sigmoid_f1_loss, soft_confusion
 from metricloss.confusion import AVERAGES, METRICS
 from tests.oracles import textbook_metric
-from tests.support import assert_close, dtype_name, finite_difference_grad
+from tests.support import (
+    assert_close,
+    assert_finite_value_and_grad,
+    dtype_name,
+    finite_difference_grad,
+)
 
 # --------------------------------------------------------------------------------------------
 # The oracle: the four masked counts and the textbook metric formulas, in NumPy float64.
@@ -175,13 +180,6 @@ def test_gradients_match_finite_differences(xp, rng, metric) -> None:
         np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-9)
 
 
-def _assert_finite_value_and_grad(xp, fn, z) -> None:
-    value, grad = xp.value_and_grad(fn, z)
-    assert np.all(np.isfinite(value)), value
-    if grad is not None:
-        assert np.all(np.isfinite(grad)), grad
-
-
 @pytest.mark.parametrize("metric", METRICS)
 def test_empty_class_and_saturated_predictions_are_finite(xp, rng, metric) -> None:
     z = np.array([[1e4, -1e4, 0.3], [-1e4, 1e4, -0.2], [1e4, 1e4, 1e4]])
@@ -193,7 +191,7 @@ def test_empty_class_and_saturated_predictions_are_finite(xp, rng, metric) -> No
                                             transform=transform, average=average)
                 return xp.sum(out)
 
-            _assert_finite_value_and_grad(xp, fn, xp.asarray(z))
+            assert_finite_value_and_grad(xp, fn, xp.asarray(z))
 
 
 def test_empty_class_value_is_the_limit(xp) -> None:
@@ -221,7 +219,7 @@ def test_half_precision_is_finite_and_keeps_dtype(xp, rng, dtype) -> None:
             zz = xp.asarray(z, dtype=dtype)
             out = fn(zz)
             assert dtype_name(out) == dtype, out.dtype
-            _assert_finite_value_and_grad(xp, fn, zz)
+            assert_finite_value_and_grad(xp, fn, zz)
             expected = oracle_loss(
                 _sigmoid(np.clip(z, -80, 80)) if transform == "sigmoid"
                 else _sigmoid(73 * (_sigmoid(np.clip(z, -80, 80)) - 0.5)),

@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 
 from metricloss.confusion import AVERAGES, METRICS, any_loss, confusion_metric_loss, sigmoid_f1_loss
 from tests.oracles import textbook_metric
-from tests.support import assert_close, dtype_name, finite_difference_grad, get_backend
+from tests.support import (
+    assert_close,
+    assert_finite_value_and_grad,
+    dtype_name,
+    finite_difference_grad,
+    get_backend,
+)
 
 # --------------------------------------------------------------------------------------------
 # Oracle: masked counts on an explicit one-hot copy, NumPy float64.
@@ -272,13 +278,6 @@ def test_gradients_match_finite_differences(xp, rng, metric) -> None:
         np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-9)
 
 
-def _finite_value_and_grad(xp, fn, z) -> None:
-    value, grad = xp.value_and_grad(fn, z)
-    assert np.all(np.isfinite(value)), value
-    if grad is not None:
-        assert np.all(np.isfinite(grad)), grad
-
-
 @pytest.mark.parametrize("metric", METRICS)
 def test_absent_classes_and_saturated_logits_are_finite(xp, rng, metric) -> None:
     z, t = _segmentation(rng, absent=(1, 3))
@@ -291,7 +290,7 @@ def test_absent_classes_and_saturated_logits_are_finite(xp, rng, metric) -> None
                                             average=average)
                 return xp.sum(out)
 
-            _finite_value_and_grad(xp, fn, xp.asarray(z))
+            assert_finite_value_and_grad(xp, fn, xp.asarray(z))
 
 
 def test_absent_class_limit_values(xp) -> None:
@@ -321,7 +320,7 @@ def test_half_precision_is_finite_and_keeps_dtype(xp, rng, dtype) -> None:
         zz = xp.asarray(z, dtype=dtype)
         out = fn(zz)
         assert dtype_name(out) == dtype, out.dtype
-        _finite_value_and_grad(xp, fn, zz)
+        assert_finite_value_and_grad(xp, fn, zz)
         if metric == "f1":
             expected = oracle(_softmax(np.clip(z, -6e4, 6e4).astype(np.float32).astype(
                 np.float64)), _one_hot(t, 4), "f1", "macro")
