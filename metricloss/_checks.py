@@ -24,14 +24,82 @@ from metricloss._namespace import (
 
 __all__ = [
     "as_float_labels",
+    "check_bool",
     "check_choice",
+    "check_integer",
+    "check_number",
     "check_eager_indices",
     "check_eager_range",
     "check_floating",
     "check_same_shape",
     "prepare_inputs",
     "prepare_weights",
+    "require_array",
 ]
+
+
+# --------------------------------------------------------------------------------------------
+# Python arguments (numbers, integers, flags): the one place they are validated
+# --------------------------------------------------------------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A finite Python number in the interval from ``low`` to ``high``, returned as ``float``.
+
+    ``TypeError`` for a non-number (bool included); ``ValueError`` for NaN, ±inf, or a value
+    outside the interval (open at an end when ``low_open``/``high_open``), naming ``name``.
+    """
+    if not _is_number(value):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    below = value <= low if low_open else value < low
+    above = value >= high if high_open else value > high
+    if below or above:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        raise ValueError(f"{name} must lie in {left}{low}, {high}{right}, got {value}")
+    return float(value)
+
+
+def check_integer(name: str, value: Any, *, low: int | None = None,
+                  high: int | None = None) -> int:
+    """A Python ``int`` (not bool) in ``[low, high]``; ``TypeError``/``ValueError`` naming
+    ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {value}")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """A Python ``bool``; ``TypeError`` naming ``name`` otherwise (``0``/``1`` included)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def require_array(name: str, value: Any) -> Any:
+    """``value`` if it is an array (has ``shape`` and ``dtype``); ``TypeError`` naming ``name``
+    otherwise (``None`` included)."""
+    if value is None or not (hasattr(value, "shape") and hasattr(value, "dtype")):
+        raise TypeError(f"{name} must be an array, got {type(value).__name__}")
+    return value
 
 
 def check_choice(name: str, value: Any, valid: Iterable[str]) -> str:

@@ -27,6 +27,7 @@ __all__ = [
     "Namespace",
     "compute_dtype",
     "device_of",
+    "index_dtype",
     "is_eager",
     "kernels",
     "library_of",
@@ -113,6 +114,12 @@ def is_half(xp: Namespace, dtype: Any) -> bool:
 def compute_dtype(xp: Namespace, dtype: Any) -> Any:
     """The dtype in which to compute for inputs of ``dtype``: float32 for half precision."""
     return xp.float32 if is_half(xp, dtype) else dtype
+
+
+def index_dtype(xp: Namespace) -> Any:
+    """The integer dtype for gather/take indices: int64 for PyTorch (``torch.gather`` takes no
+    other), int32 elsewhere (JAX without x64 has no int64; TensorFlow and NumPy take both)."""
+    return xp.int64 if array_api_compat.is_torch_namespace(xp) else xp.int32
 
 
 def is_eager(x: Array) -> bool:

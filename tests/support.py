@@ -206,6 +206,45 @@ class Backend:
         return fn
 
 
+    def trace_unknown_batch(self, fn: Callable[..., Any], *args: Any,
+                            batch_args: tuple[int, ...] | None = None) -> Any:
+        """``fn(*args)`` computed by a trace that does not know the batch size (axis 0 of the
+        arrays at ``batch_args``, default all): ``tf.function`` with a ``(None, ...)``
+        signature (as Keras ``fit`` traces a partial last batch), ``torch.compile(dynamic=True,
+        fullgraph=True)`` with the batch axis marked dynamic, and ``jax.export`` with a
+        symbolic batch dimension. ``None`` for libraries that do not trace (NumPy,
+        array-api-strict): the caller skips."""
+        if batch_args is None:
+            batch_args = tuple(range(len(args)))
+        if self.name == "tensorflow":
+            import tensorflow as tf
+
+            signature = [
+                tf.TensorSpec((None, *a.shape[1:]) if i in batch_args else a.shape, a.dtype)
+                for i, a in enumerate(args)
+            ]
+            return tf.function(fn, input_signature=signature)(*args)
+        if self.name == "torch":
+            import torch
+
+            args = tuple(a.clone() for a in args)
+            for i in batch_args:
+                torch._dynamo.mark_dynamic(args[i], 0)
+            torch._dynamo.reset()
+            return torch.compile(fn, fullgraph=True, dynamic=True)(*args)
+        if self.name == "jax":
+            import jax
+            from jax import export
+
+            (b,) = export.symbolic_shape("b")
+            specs = [
+                jax.ShapeDtypeStruct((b, *a.shape[1:]) if i in batch_args else a.shape, a.dtype)
+                for i, a in enumerate(args)
+            ]
+            return export.export(jax.jit(fn))(*specs).call(*args)
+        return None
+
+
 def _is_bf16(x: Any) -> bool:
     return str(x.dtype).endswith("bfloat16")
 
