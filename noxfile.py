@@ -17,10 +17,13 @@ the requirement, e.g. `METRICLOSS_TORCH=torch` on a machine with a GPU).
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "parity", "lint", "typecheck", "bench_quick"]
+nox.options.sessions = ["tests", "parity", "lint", "typecheck", "bench_quick", "package"]
 nox.options.reuse_existing_virtualenvs = True
 
 TORCH = os.environ.get("METRICLOSS_TORCH", "torch==2.13.0")
@@ -118,3 +121,32 @@ def demo(session: nox.Session) -> None:
     """The main job: train a small multi-label model with sigmoid_f1_loss on real data."""
     _install(session, ["demo", "torch"], [TORCH])
     session.run("python", "examples/train_sigmoid_f1.py", *session.posargs, env=ENV)
+
+
+@nox.session
+def package(session: nox.Session) -> None:
+    """Release check: build the wheel and the sdist, `twine check` them, validate CITATION.cff,
+    then install the wheel (not editable) in a clean virtual environment and run
+    tests/test_package.py there, from outside the repository, against it."""
+    session.install("build", "twine", "cffconvert")
+    tmp = Path(session.create_tmp()).resolve()
+    dist, clean, run_dir = tmp / "dist", tmp / "clean-env", tmp / "wheel-test"
+    for folder in (dist, clean, run_dir):
+        shutil.rmtree(folder, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(dist))
+    built = sorted(str(path) for path in dist.iterdir())
+    session.run("twine", "check", "--strict", *built)
+    session.run("cffconvert", "--validate", "--infile", "CITATION.cff")
+    (wheel,) = dist.glob("*.whl")
+    # A fresh environment with the wheel and what the test needs, nothing from the checkout.
+    session.run("python", "-m", "venv", str(clean))
+    python = str(clean / ("Scripts" if sys.platform == "win32" else "bin") / "python")
+    session.run(python, "-m", "pip", "install", "-q", str(wheel), "numpy>=1.26", "pytest>=8",
+                external=True)
+    run_dir.mkdir()
+    shutil.copy("tests/test_package.py", run_dir)
+    (run_dir / "pytest.ini").write_text("[pytest]\n")  # not the repository's configuration
+    with session.chdir(run_dir):
+        session.run(python, "-m", "pytest", "-q", "-rs", "-s", "-p", "no:cacheprovider",
+                    "test_package.py", *session.posargs, external=True,
+                    env={"METRICLOSS_WHEEL": str(wheel)})
