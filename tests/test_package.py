@@ -90,7 +90,6 @@ def test_installed_data_matches_its_checksums() -> None:
 
 def test_load_mulan_needs_no_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # nothing beside the working directory
-    monkeypatch.delenv("METRICLOSS_DATA", raising=False)
     import numpy  # noqa: F401  (imported first: the time below is the loader's alone)
 
     from metricloss.datasets import load_mulan
