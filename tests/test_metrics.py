@@ -188,12 +188,12 @@ def test_recall_at_precision_equals_sklearn_curve() -> None:
                              for j in range(y.shape[1])])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UndefinedMetricWarning)
-            got = M.recall_at_precision(s, y, min_precision=target, average="none")
+            got = M.recall_at_precision(s, y, target_precision=target, average="none")
             np.testing.assert_allclose(got, expected, rtol=1e-12)
-            np.testing.assert_allclose(M.recall_at_precision(s, y, min_precision=target),
+            np.testing.assert_allclose(M.recall_at_precision(s, y, target_precision=target),
                                        expected.mean(), rtol=1e-12)
             np.testing.assert_allclose(
-                M.recall_at_precision(s, y, min_precision=target, average="micro"),
+                M.recall_at_precision(s, y, target_precision=target, average="micro"),
                 sk_recall_at_precision(s.ravel(), y.ravel(), target), rtol=1e-12)
 
 
@@ -266,7 +266,7 @@ def test_score_metrics_on_every_namespace(xp, average) -> None:
                              for j in range(y.shape[1])])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UndefinedMetricWarning)
-            got = M.recall_at_precision(ss, yy, min_precision=0.6, average=average)
+            got = M.recall_at_precision(ss, yy, target_precision=0.6, average=average)
         if average == "macro":
             expected = expected.mean()
         elif average == "micro":
@@ -365,7 +365,7 @@ def test_results_stay_on_input_device(xp) -> None:
                          sk_scored("roc_auc", s, y, average, w), device=device)
             assert M.average_precision_score(ss, yy, average=average).device == device
     assert M.precision_at_k(ss, yy, k=3).device == device
-    assert M.recall_at_precision(ss, yy, min_precision=0.5).device == device
+    assert M.recall_at_precision(ss, yy, target_precision=0.5).device == device
     assert M.hamming_loss(pp, yy).device == device
     assert all(c.device == device for c in M.confusion_counts(pp, yy, weights=ww))
 
@@ -422,8 +422,8 @@ def test_bad_inputs_raise_clear_errors(xp) -> None:
         M.roc_auc_score(s, y, weights=xp.asarray(np.array([1.0, -1.0, 1.0])))
     with pytest.raises(ValueError, match=r"k must lie in \[1, 2\]"):
         M.precision_at_k(s, y, k=3)
-    with pytest.raises(ValueError, match=r"min_precision must lie in \(0, 1\]"):
-        M.recall_at_precision(s, y, min_precision=0.0)
+    with pytest.raises(ValueError, match=r"target_precision must lie in \(0, 1\]"):
+        M.recall_at_precision(s, y, target_precision=0.0)
     with pytest.raises(ValueError, match="beta must be positive"):
         M.fbeta_score(y, y, beta=0)
     with pytest.raises(ValueError, match="preds must hold at least one example"):

@@ -143,7 +143,7 @@ def test_constrained_tuning_equals_brute_force(target) -> None:
     for _ in range(3):
         s, y = data(rng, b=int(rng.integers(2, 30)), levels=int(rng.integers(2, 12)))
         thresholds, recall = tune_quiet(s, y, metric="recall_at_precision",
-                                        min_precision=target, return_values=True)
+                                        target_precision=target, return_values=True)
         predictions = binarize(s, thresholds)
         for j in range(s.shape[1]):
             best, best_pred = brute_force_constrained(s[:, j], y[:, j], target)
@@ -193,7 +193,7 @@ def test_degenerate_labels_get_documented_thresholds_and_warnings() -> None:
     assert tune_quiet(s, y, metric="accuracy")[1] == np.inf
     with pytest.warns(UndefinedMetricWarning, match=r"label\(s\) 0: no threshold reaches"):
         out = tune_thresholds(s[:, 2:], np.array([[0], [1], [0], [0]]),
-                              metric="recall_at_precision", min_precision=0.9)
+                              metric="recall_at_precision", target_precision=0.9)
     assert out[0] == np.inf
     with pytest.warns(UndefinedMetricWarning, match="the pooled labels: no positive"):
         tune_thresholds(s, np.zeros_like(y), shared=True)
@@ -222,7 +222,7 @@ def test_same_thresholds_on_every_namespace(xp, mode) -> None:
     s, y = data(rng)
     y[:, 3] = 0
     kwargs = {"shared": {"shared": True},
-              "constrained": {"metric": "recall_at_precision", "min_precision": 0.6}
+              "constrained": {"metric": "recall_at_precision", "target_precision": 0.6}
               }.get(mode, {"metric": mode})
     expected, expected_values = tune_quiet(s, y, return_values=True, **kwargs)
     ss, yy = xp.asarray(s), xp.asarray(y.astype(bool))
@@ -320,12 +320,12 @@ def test_bad_inputs_raise_clear_errors(xp) -> None:
         tune_thresholds(s, xp.asarray(np.full((3, 2), 0.5)))
     with pytest.raises(ValueError, match="metric must be one of"):
         tune_thresholds(s, y, metric="auc")
-    with pytest.raises(ValueError, match="needs min_precision"):
+    with pytest.raises(ValueError, match="needs target_precision"):
         tune_thresholds(s, y, metric="recall_at_precision")
-    with pytest.raises(ValueError, match="min_precision is used only by"):
-        tune_thresholds(s, y, min_precision=0.5)
-    with pytest.raises(ValueError, match=r"min_precision must lie in \(0, 1\]"):
-        tune_thresholds(s, y, metric="recall_at_precision", min_precision=1.5)
+    with pytest.raises(ValueError, match="target_precision is used only by"):
+        tune_thresholds(s, y, target_precision=0.5)
+    with pytest.raises(ValueError, match=r"target_precision must lie in \(0, 1\]"):
+        tune_thresholds(s, y, metric="recall_at_precision", target_precision=1.5)
     with pytest.raises(ValueError, match="beta must be positive"):
         tune_thresholds(s, y, metric="fbeta", beta=-1.0)
     with pytest.raises(ValueError, match=r"thresholds must have shape \(\) or \(2,\)"):
