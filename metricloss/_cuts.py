@@ -16,6 +16,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import array_api_compat
+
 from metricloss._checks import check_number, check_same_shape, require_array
 from metricloss._namespace import (
     Array,
@@ -76,6 +78,15 @@ def positions(xp: Namespace, row: Array, dtype: Any) -> Array:
         return xp.reshape(xp.arange(n + 1, dtype=dtype, device=device_of(row)), (1, n + 1))
     ones = xp.ones_like(row[:1, :], dtype=dtype)
     return xp.cumulative_sum(ones, axis=1, include_initial=True)
+
+
+def take(xp: Namespace, x: Array, indices: Array, axis: int = 1) -> Array:
+    """``take_along_axis`` for non-negative ``indices``; ``Tensor.gather`` for PyTorch, whose
+    ``take_along_dim`` (behind array-api-compat's) fixes a dynamic size under
+    ``torch.compile(dynamic=True)``."""
+    if array_api_compat.is_torch_namespace(xp):
+        return x.gather(axis, indices)
+    return xp.take_along_axis(x, indices, axis=axis)
 
 
 def broadcast(xp: Namespace, x: Array, like: Array) -> Array:
@@ -283,8 +294,8 @@ class Cuts:
         self.xp, self.dtype = xp, dtype
         n = static(s.shape[1])
         order = xp.argsort(s, axis=1, stable=False)
-        self.s = xp.take_along_axis(s, order, axis=1)
-        y_sorted = xp.take_along_axis(y, order, axis=1)
+        self.s = take(xp, s, order)
+        y_sorted = take(xp, y, order)
         self.index = positions(xp, s, index_dtype(xp))
         if w is None:
             exact = n is not None and n * float(xp.finfo(dtype).eps) <= 1.0
@@ -302,7 +313,7 @@ class Cuts:
                 tp, fp = xp.astype(tp, dtype), xp.astype(fp, dtype)
             self.w_sorted = None
         else:
-            w_sorted = xp.take_along_axis(w, order, axis=1)
+            w_sorted = take(xp, w, order)
             yf = xp.astype(y_sorted, dtype)
             below_p = xp.cumulative_sum(w_sorted * yf, axis=1, include_initial=True)
             below_n = xp.cumulative_sum(w_sorted * (1.0 - yf), axis=1, include_initial=True)
@@ -328,9 +339,9 @@ class Cuts:
         # (padded with n): a fixed-shape stand-in for unique().
         group = xp.cumulative_sum(xp.astype(starts, it), axis=1) - 1
         start_of = xp.sort(xp.where(starts, index, n), axis=1)
-        start = xp.take_along_axis(start_of, group, axis=1)
-        return (xp.take_along_axis(self.tp, start, axis=1),
-                xp.take_along_axis(self.fp, start, axis=1))
+        start = take(xp, start_of, group)
+        return (take(xp, self.tp, start),
+                take(xp, self.fp, start))
 
 
 def feasible_recall(cuts: Cuts, target_precision: float) -> tuple[Array, Array]:
@@ -368,6 +379,7 @@ __all__ = [
     "row_weights",
     "rows",
     "static",
+    "take",
     "to_2d",
     "transposed",
     "warn",

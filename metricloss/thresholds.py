@@ -30,6 +30,7 @@ from metricloss._cuts import (
     check_scores,
     check_target,
     feasible_recall,
+    take,
     transposed,
     warn,
 )
@@ -182,7 +183,7 @@ def tune_thresholds(
     nothing = xp.zeros_like(chosen) + index[:, -1:]
     chosen = xp.where(xp.reshape(cuts.pos, (-1, 1)) > 0, chosen, nothing)
     thresholds = _threshold_of_cut(xp, cuts.s, chosen, sc.scores_dtype)
-    values = xp.take_along_axis(objective, chosen, axis=1)[:, 0]
+    values = take(xp, objective, chosen)[:, 0]
     if sc.eager:
         _warn_degenerate(xp, cuts, feasible if constrained else None, shared)
     if shared:
@@ -199,8 +200,8 @@ def _threshold_of_cut(xp: Namespace, sorted_scores: Array, chosen: Array, out_dt
                       ) -> Array:
     """The threshold realising cut ``chosen`` ``(R, 1)`` of ascending ``sorted_scores``."""
     inf = xp.full_like(sorted_scores[:, :1], math.inf)
-    upper = xp.take_along_axis(xp.concat([sorted_scores, inf], axis=1), chosen, axis=1)
-    lower = xp.take_along_axis(xp.concat([-inf, sorted_scores], axis=1), chosen, axis=1)
+    upper = take(xp, xp.concat([sorted_scores, inf], axis=1), chosen)
+    lower = take(xp, xp.concat([-inf, sorted_scores], axis=1), chosen)
     # Halves first: (a + b)/2 could overflow for scores near the dtype's maximum.
     middle = lower * 0.5 + upper * 0.5
     # Chosen cut 0 (everything positive): the lowest score; cut n (nothing): +inf.
