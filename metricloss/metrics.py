@@ -11,14 +11,30 @@ input (scikit-learn is the oracle of the tests):
 - from scores (any real numbers: logits or probabilities): :func:`roc_auc_score`,
   :func:`average_precision_score`, :func:`recall_at_precision` and :func:`precision_at_k`.
 
+**Argument order.** Every function takes ``(preds, labels)`` or ``(scores, labels)``, as every
+function of metricloss takes its model output first: the reverse of scikit-learn's
+``(y_true, y_pred)``. ``precision_score(labels, preds)`` would return the recall, and hard
+predictions cannot be told from labels (both 0/1); the score-based metrics do tell them apart
+(integer labels in the scores' place raise a ``TypeError``, float 0/1 scores with non-0/1 labels a
+``ValueError`` in eager mode, each naming the order).
+
 Shapes follow SPEC §0: ``(B, L)`` multi-label, or ``(B,)`` binary (one label; every average then
 gives scikit-learn's ``average="binary"`` value, and ``average="samples"`` is refused, as
 scikit-learn refuses it). Labels, and hard predictions, must be 0/1 (bool, int or float). Optional
-``weights`` are per-example, shape ``(B,)``, scikit-learn's ``sample_weight``.
+``weights`` are per-example, shape ``(B,)`` or ``(B, 1)``, scikit-learn's ``sample_weight``.
+``None`` in place of an array raises ``TypeError`` naming the argument; empty inputs (``B = 0``
+or ``L = 0``) raise ``ValueError``: no metric is defined on no example.
+
+**Dtypes.** Results are floating: for hard predictions, the dtype of the first floating input
+among ``weights``, ``preds``, ``labels`` (else the namespace's default), for scores the scores'
+dtype; half precision (float16, bfloat16) computes and returns float32, as the losses do.
 
 **Traceable.** Every function here has fixed output shapes and runs under ``jax.jit``,
-``torch.compile(fullgraph=True)`` and ``tf.function(jit_compile=True)``: the score-based ones sort
-once and use cumulative sums with masks over tie groups, never ``unique()`` or boolean indexing.
+``torch.compile(fullgraph=True)`` and ``tf.function(jit_compile=True)``, also with an unknown
+batch size (a ``tf.function`` ``(None, L)`` signature, ``torch.compile(dynamic=True)``,
+``jax.export`` with a symbolic batch): the score-based ones sort once and use cumulative sums with
+masks over tie groups, never ``unique()`` or boolean indexing, and no size is read from a
+Python shape where it may be unknown.
 Value checks (0/1 labels, finite scores, non-negative weights) and warnings read data, so they run
 only in eager mode on the host (:func:`metricloss._namespace.is_eager`); none is eager-only.
 
@@ -57,7 +73,6 @@ from metricloss._cuts import (
     Scored,
     UndefinedMetricWarning,
     as_bool,
-    broadcast,
     check_binary,
     check_layout,
     check_target,
@@ -228,8 +243,11 @@ def _counts(xp: Namespace, p: Array, y: Array, w: Array | None, axis: int, dtype
     tp = xp.sum(wb * xp.astype(xp.logical_and(p, y), dtype), axis=axis)
     sp = xp.sum(wb * xp.astype(p, dtype), axis=axis)
     sy = xp.sum(wb * xp.astype(y, dtype), axis=axis)
-    sw = xp.sum(broadcast(xp, wb, p), axis=axis)
-    return tp, sp - tp, sy - tp, sw - sp - sy + tp
+    # tn summed directly: by subtraction (Σw − sp − sy + tp) it cancels to a rounding error,
+    # not 0, when every weighted example is predicted or positive.
+    neither = xp.logical_not(xp.logical_or(p, y))
+    tn = xp.sum(wb * xp.astype(neither, dtype), axis=axis)
+    return tp, sp - tp, sy - tp, tn
 
 
 def confusion_counts(
@@ -239,7 +257,9 @@ def confusion_counts(
     weights: Array | None = None,
     axis: int = 0,
 ) -> tuple[Array, Array, Array, Array]:
-    """Exact confusion counts ``(tp, fp, fn, tn)`` of hard predictions against labels.
+    """(preds, labels) — note: the reverse of scikit-learn's (y_true, y_pred).
+
+    Exact confusion counts ``(tp, fp, fn, tn)`` of hard predictions against labels.
 
     .. math::
 
@@ -252,7 +272,7 @@ def confusion_counts(
     Args:
         preds: hard predictions, ``(B, L)`` or ``(B,)``; bool, int or float holding 0/1.
         labels: same shape and kinds.
-        weights: ``None`` or per-example non-negative weights ``(B,)``.
+        weights: ``None`` or per-example non-negative weights ``(B,)`` or ``(B, 1)``.
         axis: ``0`` (over examples) or ``1`` (over labels; 2-D input only).
 
     Returns:
@@ -352,14 +372,14 @@ _DOC_ARGS = """
             over labels first), ``"samples"`` (per example over its labels, then the mean,
             weighted by ``weights``), ``"weighted"`` (per label, then the mean weighted by each
             label's support ``tp + fn``), ``"none"`` (the per-label vector ``(L,)``).
-        weights: ``None`` or per-example non-negative weights ``(B,)``.
+        weights: ``None`` or per-example non-negative weights ``(B,)`` or ``(B, 1)``.
         zero_division: value of an ill-defined ratio: ``"warn"`` (0.0 plus an
             :class:`UndefinedMetricWarning` in eager mode), ``0``, ``1`` or ``nan``.
 
     Returns:
         A 0-d array (``(L,)`` for ``average="none"`` on 2-D input), of the floating dtype of
-        ``weights``, ``preds`` or ``labels`` (the first that is floating), else the
-        namespace's default floating dtype; on the inputs' device.
+        ``weights``, ``preds`` or ``labels`` (the first that is floating; float32 for half
+        precision), else the namespace's default floating dtype; on the inputs' device.
 """
 
 
@@ -375,11 +395,12 @@ def precision_score(
                         zero_division=zero_division)
 
 
-precision_score.__doc__ = """Precision ``tp / (tp + fp)`` of hard predictions.
+precision_score.__doc__ = """(preds, labels) — note: the reverse of scikit-learn's (y_true, y_pred).
 
-    scikit-learn's ``precision_score`` (note the argument order: predictions first, as everywhere
-    in metricloss). Ill-defined when a label (or, for ``samples``, an example) has no predicted
-    positive.
+    Precision ``tp / (tp + fp)`` of hard predictions.
+
+    scikit-learn's ``precision_score`` (with the arguments reversed). Ill-defined when a label
+    (or, for ``samples``, an example) has no predicted positive.
 """ + _DOC_ARGS + """
     Example:
         >>> import numpy as np
@@ -402,7 +423,9 @@ def recall_score(
                         zero_division=zero_division)
 
 
-recall_score.__doc__ = """Recall ``tp / (tp + fn)`` of hard predictions.
+recall_score.__doc__ = """(preds, labels) — note: the reverse of scikit-learn's (y_true, y_pred).
+
+    Recall ``tp / (tp + fn)`` of hard predictions.
 
     scikit-learn's ``recall_score``. Ill-defined when a label has no positive.
 """ + _DOC_ARGS + """
@@ -429,7 +452,9 @@ def fbeta_score(
                         zero_division=zero_division, beta=beta)
 
 
-fbeta_score.__doc__ = """F-beta score ``(1+β²)tp / ((1+β²)tp + β²fn + fp)`` of hard predictions.
+fbeta_score.__doc__ = """(preds, labels) — note: the reverse of scikit-learn's (y_true, y_pred).
+
+    F-beta score ``(1+β²)tp / ((1+β²)tp + β²fn + fp)`` of hard predictions.
 
     scikit-learn's ``fbeta_score``: computed from the counts directly, ill-defined only when a
     label has neither a positive nor a predicted positive (``tp + fp + fn = 0``). ``beta > 0``
@@ -457,7 +482,9 @@ def f1_score(
                         zero_division=zero_division, beta=1.0)
 
 
-f1_score.__doc__ = """F1 score ``2tp / (2tp + fp + fn)`` of hard predictions.
+f1_score.__doc__ = """(preds, labels) — note: the reverse of scikit-learn's (y_true, y_pred).
+
+    F1 score ``2tp / (2tp + fp + fn)`` of hard predictions.
 
     scikit-learn's ``f1_score`` (:func:`fbeta_score` with ``beta = 1``).
 """ + _DOC_ARGS + """
@@ -482,7 +509,9 @@ def jaccard_score(
                         zero_division=zero_division)
 
 
-jaccard_score.__doc__ = """Jaccard index ``tp / (tp + fp + fn)`` of hard predictions.
+jaccard_score.__doc__ = """(preds, labels) — note: the reverse of scikit-learn's (y_true, y_pred).
+
+    Jaccard index ``tp / (tp + fp + fn)`` of hard predictions.
 
     scikit-learn's ``jaccard_score`` (``weighted`` falls back to the plain mean when no label
     has a positive). ``zero_division=nan``, which scikit-learn refuses here, behaves as for
@@ -508,7 +537,9 @@ def accuracy_score(
                         zero_division=0)
 
 
-accuracy_score.__doc__ = """Per-label accuracy ``(tp + tn) / (tp + fp + fn + tn)``, averaged.
+accuracy_score.__doc__ = """(preds, labels) — note: the reverse of scikit-learn's (y_true, y_pred).
+
+    Per-label accuracy ``(tp + tn) / (tp + fp + fn + tn)``, averaged.
 
     On ``(B,)`` input this is scikit-learn's ``accuracy_score``. On ``(B, L)`` input it is the
     accuracy of each label, averaged by ``average`` (``micro``, ``macro`` and ``samples`` all
@@ -530,14 +561,16 @@ accuracy_score.__doc__ = """Per-label accuracy ``(tp + tn) / (tp + fp + fn + tn)
 
 
 def hamming_loss(preds: Array, labels: Array, *, weights: Array | None = None) -> Array:
-    """Fraction of wrong label decisions: ``Σ_b w_b·#{l: p_bl ≠ y_bl} / (L·Σ_b w_b)``.
+    """(preds, labels) — note: the reverse of scikit-learn's (y_true, y_pred).
+
+    Fraction of wrong label decisions: ``Σ_b w_b·#{l: p_bl ≠ y_bl} / (L·Σ_b w_b)``.
 
     scikit-learn's ``hamming_loss`` (``1 − accuracy_score(average="micro")``).
 
     Args:
         preds: hard predictions ``(B, L)`` or ``(B,)``, 0/1.
         labels: same shape.
-        weights: ``None`` or per-example non-negative weights ``(B,)``.
+        weights: ``None`` or per-example non-negative weights ``(B,)`` or ``(B, 1)``.
 
     Returns:
         A 0-d array (floating dtype as in :func:`f1_score`).
@@ -555,14 +588,16 @@ def hamming_loss(preds: Array, labels: Array, *, weights: Array | None = None) -
 
 
 def subset_accuracy(preds: Array, labels: Array, *, weights: Array | None = None) -> Array:
-    """Exact-match ratio: the (weighted) fraction of examples whose every label is right.
+    """(preds, labels) — note: the reverse of scikit-learn's (y_true, y_pred).
+
+    Exact-match ratio: the (weighted) fraction of examples whose every label is right.
 
     scikit-learn's ``accuracy_score`` on multi-label input (plain accuracy on ``(B,)`` input).
 
     Args:
         preds: hard predictions ``(B, L)`` or ``(B,)``, 0/1.
         labels: same shape.
-        weights: ``None`` or per-example non-negative weights ``(B,)``.
+        weights: ``None`` or per-example non-negative weights ``(B,)`` or ``(B, 1)``.
 
     Returns:
         A 0-d array (floating dtype as in :func:`f1_score`).
@@ -650,7 +685,9 @@ def roc_auc_score(
     average: str = "macro",
     weights: Array | None = None,
 ) -> Array:
-    """Area under the ROC curve, per label, from scores; ties count one half.
+    """(scores, labels) — note: the reverse of scikit-learn's (y_true, y_score).
+
+    Area under the ROC curve, per label, from scores; ties count one half.
 
     .. math::
 
@@ -671,11 +708,11 @@ def roc_auc_score(
             ``"weighted"`` (by the support of each label; 0 if no label has a positive),
             ``"samples"`` (the AUC of each example over its labels, then the mean weighted by
             ``weights``), ``"none"`` (per label ``(L,)``).
-        weights: ``None`` or per-example non-negative weights ``(B,)``.
+        weights: ``None`` or per-example non-negative weights ``(B,)`` or ``(B, 1)``.
 
     Returns:
-        A 0-d array (``(L,)`` for ``"none"``), in the scores' dtype (computed
-        in float32 for half precision), on their device.
+        A 0-d array (``(L,)`` for ``"none"``), in the scores' dtype (float32 for half
+        precision), on their device.
 
     Example:
         >>> import numpy as np
@@ -709,7 +746,9 @@ def average_precision_score(
     average: str = "macro",
     weights: Array | None = None,
 ) -> Array:
-    """Average precision, per label, from scores: ``AP = Σ_k (R_k − R_{k−1})·P_k``.
+    """(scores, labels) — note: the reverse of scikit-learn's (y_true, y_score).
+
+    Average precision, per label, from scores: ``AP = Σ_k (R_k − R_{k−1})·P_k``.
 
     The sum runs over the distinct scores taken as thresholds in decreasing order (tied scores
     form one step), ``P_k``/``R_k`` the precision and recall of predicting positive every score
@@ -723,10 +762,11 @@ def average_precision_score(
         scores: ``(B, L)`` or ``(B,)`` floating scores, finite.
         labels: same shape, 0/1.
         average: as in :func:`roc_auc_score`.
-        weights: ``None`` or per-example non-negative weights ``(B,)``.
+        weights: ``None`` or per-example non-negative weights ``(B,)`` or ``(B, 1)``.
 
     Returns:
-        A 0-d array (``(L,)`` for ``"none"``), in the scores' dtype, on their device.
+        A 0-d array (``(L,)`` for ``"none"``), in the scores' dtype (float32 for half
+        precision), on their device.
 
     Example:
         >>> import numpy as np
@@ -749,7 +789,9 @@ def recall_at_precision(
     average: str = "macro",
     weights: Array | None = None,
 ) -> Array:
-    """The highest recall of any threshold whose precision is at least ``target_precision``.
+    """(scores, labels) — note: the reverse of scikit-learn's (y_true, y_score).
+
+    The highest recall of any threshold whose precision is at least ``target_precision``.
 
     .. math::
 
@@ -768,10 +810,11 @@ def recall_at_precision(
         labels: same shape, 0/1.
         target_precision: the target precision ``α`` in (0, 1].
         average: as in :func:`roc_auc_score`.
-        weights: ``None`` or per-example non-negative weights ``(B,)``.
+        weights: ``None`` or per-example non-negative weights ``(B,)`` or ``(B, 1)``.
 
     Returns:
-        A 0-d array (``(L,)`` for ``"none"``), in the scores' dtype, on their device.
+        A 0-d array (``(L,)`` for ``"none"``), in the scores' dtype (float32 for half
+        precision), on their device.
 
     Example:
         >>> import numpy as np
@@ -801,7 +844,9 @@ def precision_at_k(
     average: str = "samples",
     weights: Array | None = None,
 ) -> Array:
-    """Precision at ``k``: the fraction of positives among each example's ``k`` top-scored
+    """(scores, labels) — note: the reverse of scikit-learn's (y_true, y_score).
+
+    Precision at ``k``: the fraction of positives among each example's ``k`` top-scored
     labels, averaged over examples.
 
     Ties at the ``k``-th place are broken at random, in expectation: with ``t`` the ``k``-th
@@ -821,10 +866,11 @@ def precision_at_k(
         k: number of top labels, ``1 ≤ k ≤ L``.
         average: ``"samples"`` (mean over examples, weighted by ``weights``; default) or
             ``"none"`` (per example, ``(B,)``).
-        weights: ``None`` or per-example non-negative weights ``(B,)``.
+        weights: ``None`` or per-example non-negative weights ``(B,)`` or ``(B, 1)``.
 
     Returns:
-        A 0-d array (``(B,)`` for ``"none"``), in the scores' dtype, on their device.
+        A 0-d array (``(B,)`` for ``"none"``), in the scores' dtype (float32 for half
+        precision), on their device.
 
     Example:
         >>> import numpy as np
