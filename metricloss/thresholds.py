@@ -13,8 +13,10 @@ maximum over thresholds of a metric measured on the same data is optimistically 
 (``docs/evaluation.md`` shows the protocol and the size of the bias).
 
 Everything here has fixed shapes and traces under ``jax.jit``, ``torch.compile`` and
-``tf.function(jit_compile=True)``; the warnings about degenerate labels are issued in eager
-mode only.
+``tf.function(jit_compile=True)``, also with an unknown batch size; the warnings about degenerate
+labels are issued in eager mode only. The metrics are those of
+:func:`metricloss._metric_formulas.metric_from_counts`, with undefined ratios counting as 0; the
+cut engine is :mod:`metricloss._cuts`, shared with :mod:`metricloss.metrics`.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ __all__ = ["TUNE_METRICS", "binarize", "tune_thresholds"]
 
 TUNE_METRICS = (*METRICS, "recall_at_precision")
 """Objectives of :func:`tune_thresholds`: the confusion-matrix metrics of
-:data:`metricloss.confusion.METRICS`, and the constrained ``recall_at_precision``."""
+:data:`metricloss._metric_formulas.METRICS`, and the constrained ``recall_at_precision``."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -86,7 +88,9 @@ def tune_thresholds(
     shared: bool = False,
     return_values: bool = False,
 ) -> Array | tuple[Array, Array]:
-    """Thresholds that maximise a metric exactly on the given (validation) data.
+    """(scores, labels) — note: the reverse of scikit-learn's (y_true, y_score).
+
+    Thresholds that maximise a metric exactly on the given (validation) data.
 
     For each label, every cut point of its sorted scores is a candidate: predicting positive the
     ``k`` highest scores, for every ``k`` at which the scores change (tied scores are never
@@ -104,7 +108,7 @@ def tune_thresholds(
 
     Objectives:
 
-    - ``metric`` in :data:`metricloss.confusion.METRICS` (``f1``, ``fbeta`` with ``beta``,
+    - ``metric`` in :data:`metricloss._metric_formulas.METRICS` (``f1``, ``fbeta`` with ``beta``,
       ``precision``, ``recall``, ``jaccard``, ``accuracy``, ``balanced_accuracy``, ``gmean``,
       ``mcc``): the metric's maximum, per label.
     - ``metric="recall_at_precision"`` with ``target_precision=α``: the highest recall among the
@@ -133,9 +137,14 @@ def tune_thresholds(
 
     Returns:
         ``thresholds``, shape ``(L,)`` (``()`` for ``(B,)`` input; with ``shared`` every entry
-        is the same), in the scores' dtype and on their device; with ``return_values``,
+        is the same), in the scores' own dtype (half precision included: a threshold is
+        compared with the scores) and on their device; with ``return_values``,
         ``(thresholds, values)``, ``values`` of shape ``(L,)`` (``()`` for ``(B,)`` input or
-        ``shared``: the micro metric).
+        ``shared``: the micro metric), in the scores' dtype (float32 for half precision).
+
+    ``None`` for ``scores`` or ``labels`` raises ``TypeError``; empty input (``B = 0`` or
+    ``L = 0``) raises ``ValueError``. Traceable with an unknown batch size (``tf.function``
+    ``(None, L)`` signature, ``torch.compile(dynamic=True)``, ``jax.export``).
 
     Example:
         >>> import numpy as np
