@@ -11,14 +11,30 @@ input (scikit-learn is the oracle of the tests):
 - from scores (any real numbers: logits or probabilities): :func:`roc_auc_score`,
   :func:`average_precision_score`, :func:`recall_at_precision` and :func:`precision_at_k`.
 
+**Argument order.** Every function takes ``(preds, labels)`` or ``(scores, labels)``, as every
+function of metricloss takes its model output first: the reverse of scikit-learn's
+``(y_true, y_pred)``. ``precision_score(labels, preds)`` would return the recall, and hard
+predictions cannot be told from labels (both 0/1); the score-based metrics do tell them apart
+(integer labels in the scores' place raise a ``TypeError``, float 0/1 scores with non-0/1 labels a
+``ValueError`` in eager mode, each naming the order).
+
 Shapes follow SPEC §0: ``(B, L)`` multi-label, or ``(B,)`` binary (one label; every average then
 gives scikit-learn's ``average="binary"`` value, and ``average="samples"`` is refused, as
 scikit-learn refuses it). Labels, and hard predictions, must be 0/1 (bool, int or float). Optional
-``weights`` are per-example, shape ``(B,)``, scikit-learn's ``sample_weight``.
+``weights`` are per-example, shape ``(B,)`` or ``(B, 1)``, scikit-learn's ``sample_weight``.
+``None`` in place of an array raises ``TypeError`` naming the argument; empty inputs (``B = 0``
+or ``L = 0``) raise ``ValueError``: no metric is defined on no example.
+
+**Dtypes.** Results are floating: for hard predictions, the dtype of the first floating input
+among ``weights``, ``preds``, ``labels`` (else the namespace's default), for scores the scores'
+dtype; half precision (float16, bfloat16) computes and returns float32, as the losses do.
 
 **Traceable.** Every function here has fixed output shapes and runs under ``jax.jit``,
-``torch.compile(fullgraph=True)`` and ``tf.function(jit_compile=True)``: the score-based ones sort
-once and use cumulative sums with masks over tie groups, never ``unique()`` or boolean indexing.
+``torch.compile(fullgraph=True)`` and ``tf.function(jit_compile=True)``, also with an unknown
+batch size (a ``tf.function`` ``(None, L)`` signature, ``torch.compile(dynamic=True)``,
+``jax.export`` with a symbolic batch): the score-based ones sort once and use cumulative sums with
+masks over tie groups, never ``unique()`` or boolean indexing, and no size is read from a
+Python shape where it may be unknown.
 Value checks (0/1 labels, finite scores, non-negative weights) and warnings read data, so they run
 only in eager mode on the host (:func:`metricloss._namespace.is_eager`); none is eager-only.
 
@@ -41,19 +57,38 @@ Reference:
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from typing import Any
 
-from metricloss._checks import check_choice, check_same_shape
-from metricloss._namespace import (
-    Array,
-    Namespace,
-    compute_dtype,
-    device_of,
-    is_eager,
-    namespace_of,
+from metricloss._checks import (
+    check_choice,
+    check_integer,
+    check_number,
+    check_same_shape,
+    require_array,
 )
+from metricloss._cuts import (
+    ORDER_NOTE,
+    Cuts,
+    Scored,
+    UndefinedMetricWarning,
+    as_bool,
+    check_binary,
+    check_layout,
+    check_target,
+    eager,
+    feasible_recall,
+    floating_of,
+    int_dtype,
+    length,
+    prepare_weights,
+    row_weights,
+    rows,
+    to_2d,
+    warn,
+)
+from metricloss._metric_formulas import metric_from_counts
+from metricloss._namespace import Array, Namespace, compute_dtype, namespace_of
 
 __all__ = [
     "METRIC_AVERAGES",
@@ -80,140 +115,41 @@ METRIC_AVERAGES = ("macro", "micro", "samples", "weighted", "none")
 SCORE_AVERAGES = METRIC_AVERAGES
 """Averages of the score-based metrics (scikit-learn's ``_average_binary_score``)."""
 
-
-class UndefinedMetricWarning(UserWarning):
-    """A metric was ill-defined on the data (a zero denominator, a label with one class) and was
-    set to a documented value. Issued only in eager mode."""
+UndefinedMetricWarning.__module__ = __name__
 
 
 # --------------------------------------------------------------------------------------------
 # Input preparation
 # --------------------------------------------------------------------------------------------
 
-
-def _eager(*arrays: Array | None) -> bool:
-    return all(is_eager(a) for a in arrays if a is not None)
-
-
-def _default_float(xp: Namespace) -> Any:
-    """The namespace's default floating dtype (float64 for NumPy, torch's default, ...)."""
-    return xp.asarray(0.0).dtype
-
-
-def _int_dtype(xp: Namespace) -> Any:
-    """The namespace's default integer dtype (int64; int32 for JAX without x64, TensorFlow)."""
-    return xp.asarray(0).dtype
-
-
-def _check_layout(name: str, shape: tuple[int, ...]) -> None:
-    if len(shape) not in (1, 2):
-        raise ValueError(f"{name} must have shape (B,) or (B, L), got {shape}")
-    if shape[0] == 0 or (len(shape) == 2 and shape[1] == 0):
-        raise ValueError(f"{name} must hold at least one example and one label, got {shape}")
-
-
-def _check_binary(xp: Namespace, name: str, x: Array) -> None:
-    """``TypeError`` unless ``x`` is bool, integer or floating; ``ValueError`` (eager) unless its
-    values are 0 or 1."""
-    if xp.isdtype(x.dtype, "bool"):
-        return
-    if not xp.isdtype(x.dtype, ("integral", "real floating")):
-        raise TypeError(f"{name} must be bool, integer or floating, got {x.dtype}")
-    if is_eager(x) and bool(xp.any(xp.logical_and(x != 0, x != 1))):
-        raise ValueError(f"{name} must hold only 0 and 1; found other values")
-
-
-def _check_scores(xp: Namespace, name: str, x: Array) -> None:
-    if not xp.isdtype(x.dtype, "real floating"):
-        raise TypeError(f"{name} must have a floating-point dtype, got {x.dtype}")
-    if is_eager(x) and not bool(xp.all(xp.isfinite(x))):
-        raise ValueError(f"{name} must be finite; found NaN or infinite values")
-
-
-def _as_bool(xp: Namespace, x: Array) -> Array:
-    return x if xp.isdtype(x.dtype, "bool") else x != 0
-
-
-def _to_2d(xp: Namespace, x: Array) -> Array:
-    return xp.reshape(x, (x.shape[0], 1)) if len(x.shape) == 1 else x
-
-
-def _prepare_weights(xp: Namespace, weights: Array | None, batch: int, dtype: Any
-                     ) -> Array | None:
-    """Per-example weights ``(B,)`` in ``dtype``; negative values raise (eager)."""
-    if weights is None:
-        return None
-    if not hasattr(weights, "shape"):
-        raise TypeError(f"weights must be None or an array of shape ({batch},), "
-                        f"got {type(weights).__name__}")
-    if not xp.isdtype(weights.dtype, ("integral", "real floating")):
-        raise TypeError(f"weights must be numeric, got {weights.dtype}")
-    if tuple(weights.shape) != (batch,):
-        raise ValueError(
-            f"weights must have shape ({batch},) (one weight per example), "
-            f"got {tuple(weights.shape)}"
-        )
-    w = xp.astype(weights, dtype)
-    if is_eager(w):
-        if not bool(xp.all(xp.isfinite(w))):
-            raise ValueError("weights must be finite; found NaN or infinite values")
-        if bool(xp.any(w < 0)):
-            raise ValueError("weights must be non-negative; found negative values")
-    return w
-
-
-def _floating_of(xp: Namespace, *arrays: Array | None) -> Any:
-    for a in arrays:
-        if a is not None and xp.isdtype(a.dtype, "real floating"):
-            return a.dtype
-    return _default_float(xp)
+_PREDS_HINT = (" (preds are hard 0/1 predictions: binarize scores first, or use a score-based "
+               "metric; " + ORDER_NOTE + ")")
 
 
 class _Hard:
     """Validated hard-prediction inputs: ``p``, ``y`` bool ``(B, L)``, ``w`` ``(B,)`` or None."""
 
     def __init__(self, preds: Array, labels: Array, weights: Array | None):
+        require_array("preds", preds)
+        require_array("labels", labels)
         xp = namespace_of(preds=preds, labels=labels, weights=weights)
         check_same_shape("labels", labels, "preds", preds)
         shape = tuple(preds.shape)
-        _check_layout("preds", shape)
-        _check_binary(xp, "preds", preds)
-        _check_binary(xp, "labels", labels)
+        check_layout("preds", shape)
+        check_binary(xp, "preds", preds, _PREDS_HINT)
+        check_binary(xp, "labels", labels)
         self.xp = xp
         self.shape = shape
-        self.out_dtype = _floating_of(xp, weights, preds, labels)
-        self.dtype = compute_dtype(xp, self.out_dtype)
-        self.p = _to_2d(xp, _as_bool(xp, preds))
-        self.y = _to_2d(xp, _as_bool(xp, labels))
-        self.w = _prepare_weights(xp, weights, shape[0], self.dtype)
-        self.eager = _eager(preds, labels, weights)
+        # Half precision computes, and returns, float32 (as the losses do).
+        self.dtype = compute_dtype(xp, floating_of(xp, weights, preds, labels))
+        self.out_dtype = self.dtype
+        self.p = to_2d(xp, as_bool(xp, preds))
+        self.y = to_2d(xp, as_bool(xp, labels))
+        self.w = prepare_weights(xp, weights, shape[0], self.dtype)
+        self.eager = eager(preds, labels, weights)
 
     def out(self, x: Array) -> Array:
-        return self.xp.astype(x, self.out_dtype)
-
-
-class _Scored:
-    """Validated score inputs: ``s`` ``(B, L)`` in the compute dtype, ``y`` bool, ``w``."""
-
-    def __init__(self, scores: Array, labels: Array, weights: Array | None,
-                 scores_name: str = "scores"):
-        xp = namespace_of(**{scores_name: scores, "labels": labels, "weights": weights})
-        check_same_shape("labels", labels, scores_name, scores)
-        shape = tuple(scores.shape)
-        _check_layout(scores_name, shape)
-        _check_scores(xp, scores_name, scores)
-        _check_binary(xp, "labels", labels)
-        self.xp = xp
-        self.shape = shape
-        self.out_dtype = scores.dtype
-        self.dtype = compute_dtype(xp, scores.dtype)
-        self.s = _to_2d(xp, xp.astype(scores, self.dtype))
-        self.y = _to_2d(xp, _as_bool(xp, labels))
-        self.w = _prepare_weights(xp, weights, shape[0], self.dtype)
-        self.eager = _eager(scores, labels, weights)
-
-    def out(self, x: Array) -> Array:
-        return self.xp.astype(x, self.out_dtype)
+        return self.xp.astype(x, self.out_dtype, copy=False)
 
 
 def _check_average(average: str, shape: tuple[int, ...], valid: tuple[str, ...]) -> str:
@@ -245,23 +181,20 @@ def _divide(xp: Namespace, num: Array, den: Array, value: float) -> Array:
     return xp.where(zero, xp.full_like(num, value), num / safe)
 
 
-def _warn(message: str, stacklevel: int = 4) -> None:
-    warnings.warn(message, UndefinedMetricWarning, stacklevel=stacklevel)
-
-
-def _warn_zero_division(xp: Namespace, den: Array, eager: bool, zero_division: Any,
+def _warn_zero_division(xp: Namespace, undefined: Array, eager: bool, zero_division: Any,
                         metric: str, modifier: str, average: str) -> None:
-    """scikit-learn's warning for an ill-defined ratio: eager mode and ``zero_division='warn'``
-    only (reading ``den`` is a host sync)."""
+    """scikit-learn's warning for an ill-defined ratio, from the counts' mask ``undefined`` of the
+    entries whose denominator is zero: eager mode and ``zero_division='warn'`` only (reading the
+    mask is a host sync)."""
     if not (eager and isinstance(zero_division, str)):
         return
-    if bool(xp.any(den == 0)):
+    if bool(xp.any(undefined)):
         where = "in samples with" if average == "samples" else "in labels with"
-        if len(den.shape) == 0 or den.shape[0] == 1:
+        if len(undefined.shape) == 0 or undefined.shape[0] == 1:
             where = "due to"
         axis0 = "label" if average == "samples" else "sample"
-        _warn(f"{metric} is ill-defined and being set to 0.0 {where} no {modifier} {axis0}s. "
-              "Use `zero_division` parameter to control this behavior.", stacklevel=5)
+        warn(f"{metric} is ill-defined and being set to 0.0 {where} no {modifier} {axis0}s. "
+             "Use `zero_division` parameter to control this behavior.", stacklevel=5)
 
 
 def _nanaverage(xp: Namespace, v: Array, w: Array | None) -> Array:
@@ -300,18 +233,21 @@ def _counts(xp: Namespace, p: Array, y: Array, w: Array | None, axis: int, dtype
     """``(tp, fp, fn, tn)`` of bool ``p``, ``y`` (2-D) summed over ``axis``: exact integers
     without weights, ``dtype`` sums of the weights with them."""
     if w is None:
-        it = _int_dtype(xp)
+        it = int_dtype(xp)
         tp = xp.sum(xp.astype(xp.logical_and(p, y), it), axis=axis)
         sp = xp.sum(xp.astype(p, it), axis=axis)
         sy = xp.sum(xp.astype(y, it), axis=axis)
-        n = p.shape[axis]
+        n = length(xp, p, axis, it)  # the batch size may be unknown (traced)
         return tp, sp - tp, sy - tp, n - sp - sy + tp
-    wb = xp.reshape(w, (w.shape[0], 1))
+    wb = xp.reshape(w, (-1, 1))
     tp = xp.sum(wb * xp.astype(xp.logical_and(p, y), dtype), axis=axis)
     sp = xp.sum(wb * xp.astype(p, dtype), axis=axis)
     sy = xp.sum(wb * xp.astype(y, dtype), axis=axis)
-    sw = xp.sum(xp.broadcast_to(wb, tuple(p.shape)), axis=axis)
-    return tp, sp - tp, sy - tp, sw - sp - sy + tp
+    # tn summed directly: by subtraction (Σw − sp − sy + tp) it cancels to a rounding error,
+    # not 0, when every weighted example is predicted or positive.
+    neither = xp.logical_not(xp.logical_or(p, y))
+    tn = xp.sum(wb * xp.astype(neither, dtype), axis=axis)
+    return tp, sp - tp, sy - tp, tn
 
 
 def confusion_counts(
@@ -321,7 +257,9 @@ def confusion_counts(
     weights: Array | None = None,
     axis: int = 0,
 ) -> tuple[Array, Array, Array, Array]:
-    """Exact confusion counts ``(tp, fp, fn, tn)`` of hard predictions against labels.
+    """(preds, labels) — note: the reverse of scikit-learn's (y_true, y_pred).
+
+    Exact confusion counts ``(tp, fp, fn, tn)`` of hard predictions against labels.
 
     .. math::
 
@@ -334,7 +272,7 @@ def confusion_counts(
     Args:
         preds: hard predictions, ``(B, L)`` or ``(B,)``; bool, int or float holding 0/1.
         labels: same shape and kinds.
-        weights: ``None`` or per-example non-negative weights ``(B,)``.
+        weights: ``None`` or per-example non-negative weights ``(B,)`` or ``(B, 1)``.
         axis: ``0`` (over examples) or ``1`` (over labels; 2-D input only).
 
     Returns:
@@ -352,9 +290,7 @@ def confusion_counts(
     h = _Hard(preds, labels, weights)
     xp = h.xp
     ndim = len(h.shape)
-    if isinstance(axis, bool) or not isinstance(axis, int) or not -ndim <= axis < ndim:
-        raise ValueError(f"axis must be 0 or 1 for preds of {ndim} dimension(s), got {axis!r}")
-    axis = axis % ndim
+    axis = check_integer("axis", axis, low=-ndim, high=ndim - 1) % ndim
     counts = _counts(xp, h.p, h.y, h.w, axis, h.dtype)
     if ndim == 1:
         counts = tuple(xp.reshape(c, ()) for c in counts)
@@ -367,20 +303,23 @@ def confusion_counts(
 # Precision, recall, F-beta, Jaccard, accuracy
 # --------------------------------------------------------------------------------------------
 
-_Ratio = Callable[[Array, Array, Array, Array, float], tuple[Array, Array]]
+def _undefined(xp: Namespace, name: str, tp: Array, fp: Array, fn: Array) -> Array | None:
+    """Where the ratio ``name`` has a zero denominator, from the counts (``None``: never)."""
+    if name == "precision":
+        return (tp + fp) == 0
+    if name == "recall":
+        return (tp + fn) == 0
+    if name in ("fbeta", "jaccard"):
+        return (tp + fp + fn) == 0
+    return None  # accuracy: zero only if every weight is zero, which gives 0 silently
 
 
-def _ratio_fbeta(tp: Array, fp: Array, fn: Array, tn: Array, b2: float) -> tuple[Array, Array]:
-    return (1.0 + b2) * tp, b2 * (tp + fn) + (tp + fp)
-
-
-_RATIOS: dict[str, tuple[_Ratio, str, str]] = {
-    # name: (num/den of the counts, warning name, warning modifier)
-    "precision": (lambda tp, fp, fn, tn, b2: (tp, tp + fp), "Precision", "predicted"),
-    "recall": (lambda tp, fp, fn, tn, b2: (tp, tp + fn), "Recall", "true"),
-    "fbeta": (_ratio_fbeta, "F-score", "true nor predicted"),
-    "jaccard": (lambda tp, fp, fn, tn, b2: (tp, tp + fp + fn), "Jaccard", "true or predicted"),
-    "accuracy": (lambda tp, fp, fn, tn, b2: (tp + tn, tp + fp + fn + tn), "Accuracy", ""),
+# name: (warning name, warning modifier), scikit-learn's words.
+_WARNINGS = {
+    "precision": ("Precision", "predicted"),
+    "recall": ("Recall", "true"),
+    "fbeta": ("F-score", "true nor predicted"),
+    "jaccard": ("Jaccard", "true or predicted"),
 }
 
 
@@ -398,18 +337,19 @@ def _hard_metric(
     xp = h.xp
     _check_average(average, h.shape, METRIC_AVERAGES)
     value = _zero_division_value(zero_division)
-    ratio, message, modifier = _RATIOS[name]
-    b2 = beta * beta
     # samples: each example's counts over its labels, scaled by its weight as scikit-learn
     # does (ratios are scale-free; a zero-weight example is then 0/0, as there).
     counts = _counts(xp, h.p, h.y, h.w, 1 if average == "samples" else 0, h.dtype)
     tp, fp, fn, tn = (xp.astype(c, h.dtype) for c in counts)
     if average == "micro":
         tp, fp, fn, tn = (xp.reshape(xp.sum(c), (1,)) for c in (tp, fp, fn, tn))
-    num, den = ratio(tp, fp, fn, tn, b2)
-    if name != "accuracy":
-        _warn_zero_division(xp, den, h.eager, zero_division, message, modifier, average)
-    per_entry = _divide(xp, num, den, value)
+    undefined = _undefined(xp, name, tp, fp, fn)
+    if undefined is not None:
+        message, modifier = _WARNINGS[name]
+        _warn_zero_division(xp, undefined, h.eager, zero_division, message, modifier, average)
+    per_entry = metric_from_counts(name, tp, fp, fn, tn, beta=beta,
+                                   divide=lambda num, den: _divide(xp, num, den, value),
+                                   sqrt=xp.sqrt)
     if average == "micro" or len(h.shape) == 1:
         return h.out(xp.reshape(per_entry, ()))
     if average == "none":
@@ -432,14 +372,14 @@ _DOC_ARGS = """
             over labels first), ``"samples"`` (per example over its labels, then the mean,
             weighted by ``weights``), ``"weighted"`` (per label, then the mean weighted by each
             label's support ``tp + fn``), ``"none"`` (the per-label vector ``(L,)``).
-        weights: ``None`` or per-example non-negative weights ``(B,)``.
+        weights: ``None`` or per-example non-negative weights ``(B,)`` or ``(B, 1)``.
         zero_division: value of an ill-defined ratio: ``"warn"`` (0.0 plus an
             :class:`UndefinedMetricWarning` in eager mode), ``0``, ``1`` or ``nan``.
 
     Returns:
         A 0-d array (``(L,)`` for ``average="none"`` on 2-D input), of the floating dtype of
-        ``weights``, ``preds`` or ``labels`` (the first that is floating), else the
-        namespace's default floating dtype; on the inputs' device.
+        ``weights``, ``preds`` or ``labels`` (the first that is floating; float32 for half
+        precision), else the namespace's default floating dtype; on the inputs' device.
 """
 
 
@@ -455,11 +395,12 @@ def precision_score(
                         zero_division=zero_division)
 
 
-precision_score.__doc__ = """Precision ``tp / (tp + fp)`` of hard predictions.
+precision_score.__doc__ = """(preds, labels) — note: the reverse of scikit-learn's (y_true, y_pred).
 
-    scikit-learn's ``precision_score`` (note the argument order: predictions first, as everywhere
-    in metricloss). Ill-defined when a label (or, for ``samples``, an example) has no predicted
-    positive.
+    Precision ``tp / (tp + fp)`` of hard predictions.
+
+    scikit-learn's ``precision_score`` (with the arguments reversed). Ill-defined when a label
+    (or, for ``samples``, an example) has no predicted positive.
 """ + _DOC_ARGS + """
     Example:
         >>> import numpy as np
@@ -482,7 +423,9 @@ def recall_score(
                         zero_division=zero_division)
 
 
-recall_score.__doc__ = """Recall ``tp / (tp + fn)`` of hard predictions.
+recall_score.__doc__ = """(preds, labels) — note: the reverse of scikit-learn's (y_true, y_pred).
+
+    Recall ``tp / (tp + fn)`` of hard predictions.
 
     scikit-learn's ``recall_score``. Ill-defined when a label has no positive.
 """ + _DOC_ARGS + """
@@ -504,15 +447,14 @@ def fbeta_score(
     weights: Array | None = None,
     zero_division: Any = "warn",
 ) -> Array:
-    if isinstance(beta, bool) or not isinstance(beta, int | float) or not math.isfinite(beta):
-        raise TypeError(f"beta must be a finite number, got {beta!r}")
-    if beta <= 0:
-        raise ValueError(f"beta must be positive, got {beta}")
+    beta = check_number("beta", beta, low=0, low_open=True)
     return _hard_metric("fbeta", preds, labels, average=average, weights=weights,
-                        zero_division=zero_division, beta=float(beta))
+                        zero_division=zero_division, beta=beta)
 
 
-fbeta_score.__doc__ = """F-beta score ``(1+β²)tp / ((1+β²)tp + β²fn + fp)`` of hard predictions.
+fbeta_score.__doc__ = """(preds, labels) — note: the reverse of scikit-learn's (y_true, y_pred).
+
+    F-beta score ``(1+β²)tp / ((1+β²)tp + β²fn + fp)`` of hard predictions.
 
     scikit-learn's ``fbeta_score``: computed from the counts directly, ill-defined only when a
     label has neither a positive nor a predicted positive (``tp + fp + fn = 0``). ``beta > 0``
@@ -540,7 +482,9 @@ def f1_score(
                         zero_division=zero_division, beta=1.0)
 
 
-f1_score.__doc__ = """F1 score ``2tp / (2tp + fp + fn)`` of hard predictions.
+f1_score.__doc__ = """(preds, labels) — note: the reverse of scikit-learn's (y_true, y_pred).
+
+    F1 score ``2tp / (2tp + fp + fn)`` of hard predictions.
 
     scikit-learn's ``f1_score`` (:func:`fbeta_score` with ``beta = 1``).
 """ + _DOC_ARGS + """
@@ -565,7 +509,9 @@ def jaccard_score(
                         zero_division=zero_division)
 
 
-jaccard_score.__doc__ = """Jaccard index ``tp / (tp + fp + fn)`` of hard predictions.
+jaccard_score.__doc__ = """(preds, labels) — note: the reverse of scikit-learn's (y_true, y_pred).
+
+    Jaccard index ``tp / (tp + fp + fn)`` of hard predictions.
 
     scikit-learn's ``jaccard_score`` (``weighted`` falls back to the plain mean when no label
     has a positive). ``zero_division=nan``, which scikit-learn refuses here, behaves as for
@@ -591,7 +537,9 @@ def accuracy_score(
                         zero_division=0)
 
 
-accuracy_score.__doc__ = """Per-label accuracy ``(tp + tn) / (tp + fp + fn + tn)``, averaged.
+accuracy_score.__doc__ = """(preds, labels) — note: the reverse of scikit-learn's (y_true, y_pred).
+
+    Per-label accuracy ``(tp + tn) / (tp + fp + fn + tn)``, averaged.
 
     On ``(B,)`` input this is scikit-learn's ``accuracy_score``. On ``(B, L)`` input it is the
     accuracy of each label, averaged by ``average`` (``micro``, ``macro`` and ``samples`` all
@@ -613,14 +561,16 @@ accuracy_score.__doc__ = """Per-label accuracy ``(tp + tn) / (tp + fp + fn + tn)
 
 
 def hamming_loss(preds: Array, labels: Array, *, weights: Array | None = None) -> Array:
-    """Fraction of wrong label decisions: ``Σ_b w_b·#{l: p_bl ≠ y_bl} / (L·Σ_b w_b)``.
+    """(preds, labels) — note: the reverse of scikit-learn's (y_true, y_pred).
+
+    Fraction of wrong label decisions: ``Σ_b w_b·#{l: p_bl ≠ y_bl} / (L·Σ_b w_b)``.
 
     scikit-learn's ``hamming_loss`` (``1 − accuracy_score(average="micro")``).
 
     Args:
         preds: hard predictions ``(B, L)`` or ``(B,)``, 0/1.
         labels: same shape.
-        weights: ``None`` or per-example non-negative weights ``(B,)``.
+        weights: ``None`` or per-example non-negative weights ``(B,)`` or ``(B, 1)``.
 
     Returns:
         A 0-d array (floating dtype as in :func:`f1_score`).
@@ -638,14 +588,16 @@ def hamming_loss(preds: Array, labels: Array, *, weights: Array | None = None) -
 
 
 def subset_accuracy(preds: Array, labels: Array, *, weights: Array | None = None) -> Array:
-    """Exact-match ratio: the (weighted) fraction of examples whose every label is right.
+    """(preds, labels) — note: the reverse of scikit-learn's (y_true, y_pred).
+
+    Exact-match ratio: the (weighted) fraction of examples whose every label is right.
 
     scikit-learn's ``accuracy_score`` on multi-label input (plain accuracy on ``(B,)`` input).
 
     Args:
         preds: hard predictions ``(B, L)`` or ``(B,)``, 0/1.
         labels: same shape.
-        weights: ``None`` or per-example non-negative weights ``(B,)``.
+        weights: ``None`` or per-example non-negative weights ``(B,)`` or ``(B, 1)``.
 
     Returns:
         A 0-d array (floating dtype as in :func:`f1_score`).
@@ -662,115 +614,26 @@ def subset_accuracy(preds: Array, labels: Array, *, weights: Array | None = None
 
 
 # --------------------------------------------------------------------------------------------
-# Sorted cut points: the engine of the score-based metrics and of threshold tuning
+# Score-based metrics, read off the sorted cut points (metricloss._cuts)
 # --------------------------------------------------------------------------------------------
 
 
-class _Cuts:
-    """Every cut point of each row of scores ``s`` (rows are independent problems).
-
-    Each row is sorted ascending once. Cut ``j`` (``0 ≤ j ≤ n``) predicts positive the ``n − j``
-    highest scores (sorted positions ``≥ j``): ``j = n`` predicts nothing, ``j = 0`` everything.
-    ``valid[:, j]`` marks the cuts that some threshold realises (``j ∈ {0, n}`` or
-    ``s[j−1] < s[j]``: tied scores are one threshold, as in scikit-learn's curves). ``tp``/``fp``
-    ``(R, n+1)`` are the counts at each cut (exact integers without weights), ``pos``/``neg``
-    ``(R,)`` the row totals, all in the compute dtype.
-
-    Without weights the counts are accumulated in the compute dtype directly when every count
-    (``≤ n``) is an exactly representable integer there (``n ≤ 2/eps``: 2^24 in float32), and
-    in integers otherwise: exact either way, and the common case skips two ``(R, n+1)`` casts.
-    """
-
-    def __init__(self, xp: Namespace, s: Array, y: Array, w: Array | None, dtype: Any):
-        rows, n = s.shape
-        self.xp, self.n, self.dtype = xp, n, dtype
-        device = device_of(s)
-        order = xp.argsort(s, axis=1, stable=False)
-        self.s = xp.take_along_axis(s, order, axis=1)
-        y_sorted = xp.take_along_axis(y, order, axis=1)
-        if w is None:
-            exact = n * float(xp.finfo(dtype).eps) <= 1.0
-            count = dtype if exact else _int_dtype(xp)
-            below = xp.cumulative_sum(xp.astype(y_sorted, count), axis=1, include_initial=True)
-            tp = below[:, -1:] - below
-            remaining = n - xp.arange(n + 1, dtype=count, device=device)
-            fp = xp.reshape(remaining, (1, n + 1)) - tp
-            if not exact:
-                tp, fp = xp.astype(tp, dtype), xp.astype(fp, dtype)
-            self.w_sorted = None
-        else:
-            w_sorted = xp.take_along_axis(w, order, axis=1)
-            yf = xp.astype(y_sorted, dtype)
-            below_p = xp.cumulative_sum(w_sorted * yf, axis=1, include_initial=True)
-            below_n = xp.cumulative_sum(w_sorted * (1.0 - yf), axis=1, include_initial=True)
-            tp = below_p[:, -1:] - below_p
-            fp = below_n[:, -1:] - below_n
-            self.w_sorted = w_sorted
-        self.tp, self.fp = tp, fp
-        self.pos = self.tp[:, 0]
-        self.neg = self.fp[:, 0]
-        self.y_sorted = y_sorted
-        edge = xp.full((rows, 1), True, dtype=xp.bool, device=device)
-        self.valid = xp.concat([edge, self.s[:, 1:] != self.s[:, :-1], edge], axis=1)
-
-    def group_counts(self) -> tuple[Array, Array]:
-        """Per sorted element ``i``: positives and negatives with score ``≥ s[i]`` (the counts
-        of the cut at the start of ``i``'s tie group), each ``(R, n)``."""
-        xp, n = self.xp, self.n
-        it = _int_dtype(xp)
-        starts = self.valid[:, :n]
-        index = xp.reshape(xp.arange(n, dtype=it, device=device_of(self.s)), (1, n))
-        # Group number of each element, and the positions of the group starts in order
-        # (padded with n): a fixed-shape stand-in for unique().
-        group = xp.cumulative_sum(xp.astype(starts, it), axis=1) - 1
-        start_of = xp.sort(xp.where(starts, index, xp.full_like(index, n)), axis=1)
-        start = xp.take_along_axis(start_of, group, axis=1)
-        return (xp.take_along_axis(self.tp, start, axis=1),
-                xp.take_along_axis(self.fp, start, axis=1))
-
-
-def _rows(xp: Namespace, x: Array, average: str) -> Array:
-    """Rows of independent problems from ``(B, L)``: labels (per-label averages), examples
-    (``samples``) or everything flattened (``micro``)."""
-    if average == "samples":
-        return x
-    if average == "micro":
-        return xp.reshape(x, (1, x.shape[0] * x.shape[1]))
-    return _transposed(xp, x)
-
-
-def _transposed(xp: Namespace, x: Array) -> Array:
-    """``x.T`` laid out row by row: a strided view (NumPy, PyTorch) is copied, which makes the
-    sort and the gathers along each row 2x faster there; free elsewhere."""
-    rows, cols = x.shape
-    return xp.reshape(xp.reshape(xp.permute_dims(x, (1, 0)), (rows * cols,)), (cols, rows))
-
-
-def _row_weights(xp: Namespace, w: Array | None, shape: tuple[int, int], average: str
-                 ) -> Array | None:
-    """Weights laid out as :func:`_rows` lays out the data (``samples`` scores unweighted)."""
-    if w is None or average == "samples":
-        return None
-    full = xp.broadcast_to(xp.reshape(w, (shape[0], 1)), shape)
-    return _rows(xp, full, average)
-
-
 def _score_metric(
-    sc: _Scored,
+    sc: Scored,
     average: str,
-    per_row: Callable[[_Cuts], Array],
-    undefined: Callable[[_Cuts], Array] | None = None,
+    per_row: Callable[[Cuts], Array],
+    undefined: Callable[[Cuts], Array] | None = None,
     undefined_message: str = "",
 ) -> Array:
     """scikit-learn's ``_average_binary_score`` around a per-row metric of the cut points."""
     xp = sc.xp
     _check_average(average, sc.shape, SCORE_AVERAGES)
     s, y = sc.s, sc.y
-    cuts = _Cuts(xp, _rows(xp, s, average), _rows(xp, y, average),
-                 _row_weights(xp, sc.w, tuple(s.shape), average), sc.dtype)
+    cuts = Cuts(xp, rows(xp, s, average), rows(xp, y, average),
+                row_weights(xp, sc.w, s, average), sc.dtype)
     values = per_row(cuts)
     if undefined is not None and sc.eager and bool(xp.any(undefined(cuts))):
-        _warn(undefined_message)
+        warn(undefined_message)
     if len(sc.shape) == 1 or average == "micro":
         return sc.out(xp.reshape(values, ()))
     if average == "none":
@@ -793,7 +656,7 @@ def _score_metric(
     return sc.out(xp.where(total != 0, result, xp.full_like(result, empty)))
 
 
-def _roc_auc_rows(cuts: _Cuts) -> Array:
+def _roc_auc_rows(cuts: Cuts) -> Array:
     xp = cuts.xp
     tp_ge, fp_ge = cuts.group_counts()
     yf = xp.astype(cuts.y_sorted, cuts.dtype)
@@ -811,7 +674,7 @@ def _roc_auc_rows(cuts: _Cuts) -> Array:
     return xp.where(defined, auc, xp.full_like(auc, math.nan))
 
 
-def _undefined_auc(cuts: _Cuts) -> Array:
+def _undefined_auc(cuts: Cuts) -> Array:
     return cuts.xp.logical_or(cuts.pos == 0, cuts.neg == 0)
 
 
@@ -822,7 +685,9 @@ def roc_auc_score(
     average: str = "macro",
     weights: Array | None = None,
 ) -> Array:
-    """Area under the ROC curve, per label, from scores; ties count one half.
+    """(scores, labels) — note: the reverse of scikit-learn's (y_true, y_score).
+
+    Area under the ROC curve, per label, from scores; ties count one half.
 
     .. math::
 
@@ -843,11 +708,11 @@ def roc_auc_score(
             ``"weighted"`` (by the support of each label; 0 if no label has a positive),
             ``"samples"`` (the AUC of each example over its labels, then the mean weighted by
             ``weights``), ``"none"`` (per label ``(L,)``).
-        weights: ``None`` or per-example non-negative weights ``(B,)``.
+        weights: ``None`` or per-example non-negative weights ``(B,)`` or ``(B, 1)``.
 
     Returns:
-        A 0-d array (``(L,)`` for ``"none"``), in the scores' dtype (computed
-        in float32 for half precision), on their device.
+        A 0-d array (``(L,)`` for ``"none"``), in the scores' dtype (float32 for half
+        precision), on their device.
 
     Example:
         >>> import numpy as np
@@ -855,13 +720,13 @@ def roc_auc_score(
         >>> float(roc_auc_score(scores, np.array([0, 0, 1, 1])))
         0.75
     """
-    sc = _Scored(scores, labels, weights)
+    sc = Scored(scores, labels, weights)
     return _score_metric(sc, average, _roc_auc_rows, _undefined_auc,
                          "Only one class is present in labels for some label (or example); "
                          "its ROC AUC score is not defined and is set to nan.")
 
 
-def _average_precision_rows(cuts: _Cuts) -> Array:
+def _average_precision_rows(cuts: Cuts) -> Array:
     xp = cuts.xp
     tp_ge, fp_ge = cuts.group_counts()
     yf = xp.astype(cuts.y_sorted, cuts.dtype)
@@ -881,7 +746,9 @@ def average_precision_score(
     average: str = "macro",
     weights: Array | None = None,
 ) -> Array:
-    """Average precision, per label, from scores: ``AP = Σ_k (R_k − R_{k−1})·P_k``.
+    """(scores, labels) — note: the reverse of scikit-learn's (y_true, y_score).
+
+    Average precision, per label, from scores: ``AP = Σ_k (R_k − R_{k−1})·P_k``.
 
     The sum runs over the distinct scores taken as thresholds in decreasing order (tied scores
     form one step), ``P_k``/``R_k`` the precision and recall of predicting positive every score
@@ -895,10 +762,11 @@ def average_precision_score(
         scores: ``(B, L)`` or ``(B,)`` floating scores, finite.
         labels: same shape, 0/1.
         average: as in :func:`roc_auc_score`.
-        weights: ``None`` or per-example non-negative weights ``(B,)``.
+        weights: ``None`` or per-example non-negative weights ``(B,)`` or ``(B, 1)``.
 
     Returns:
-        A 0-d array (``(L,)`` for ``"none"``), in the scores' dtype, on their device.
+        A 0-d array (``(L,)`` for ``"none"``), in the scores' dtype (float32 for half
+        precision), on their device.
 
     Example:
         >>> import numpy as np
@@ -906,44 +774,24 @@ def average_precision_score(
         >>> round(float(average_precision_score(scores, np.array([0, 0, 1, 1]))), 6)
         0.833333
     """
-    sc = _Scored(scores, labels, weights)
+    sc = Scored(scores, labels, weights)
     return _score_metric(sc, average, _average_precision_rows,
                          lambda cuts: cuts.pos == 0,
                          "No positive class found in labels for some label (or example); "
                          "its average precision is set to 0.")
 
 
-def _check_target(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise TypeError(f"{name} must be a finite number, got {value!r}")
-    if not 0 < value <= 1:
-        raise ValueError(f"{name} must lie in (0, 1], got {value}")
-    return float(value)
-
-
-def _feasible_recall(cuts: _Cuts, min_precision: float) -> tuple[Array, Array]:
-    """Per cut: recall ``tp/pos`` and whether precision ``tp/(tp+fp) ≥ min_precision`` (the
-    empty cut counts as precision 1, the point scikit-learn's curve ends with)."""
-    xp = cuts.xp
-    predicted = cuts.tp + cuts.fp
-    precision = xp.where(predicted > 0,
-                         cuts.tp / xp.where(predicted > 0, predicted, xp.ones_like(predicted)),
-                         xp.ones_like(predicted))
-    pos = xp.reshape(cuts.pos, (-1, 1))
-    recall = cuts.tp / xp.where(pos > 0, pos, xp.ones_like(pos))
-    feasible = xp.logical_and(cuts.valid, precision >= min_precision)
-    return recall, feasible
-
-
 def recall_at_precision(
     scores: Array,
     labels: Array,
     *,
-    min_precision: float,
+    target_precision: float,
     average: str = "macro",
     weights: Array | None = None,
 ) -> Array:
-    """The highest recall of any threshold whose precision is at least ``min_precision``.
+    """(scores, labels) — note: the reverse of scikit-learn's (y_true, y_score).
+
+    The highest recall of any threshold whose precision is at least ``target_precision``.
 
     .. math::
 
@@ -960,26 +808,27 @@ def recall_at_precision(
     Args:
         scores: ``(B, L)`` or ``(B,)`` floating scores, finite.
         labels: same shape, 0/1.
-        min_precision: the target precision ``α`` in (0, 1].
+        target_precision: the target precision ``α`` in (0, 1].
         average: as in :func:`roc_auc_score`.
-        weights: ``None`` or per-example non-negative weights ``(B,)``.
+        weights: ``None`` or per-example non-negative weights ``(B,)`` or ``(B, 1)``.
 
     Returns:
-        A 0-d array (``(L,)`` for ``"none"``), in the scores' dtype, on their device.
+        A 0-d array (``(L,)`` for ``"none"``), in the scores' dtype (float32 for half
+        precision), on their device.
 
     Example:
         >>> import numpy as np
         >>> scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
         >>> labels = np.array([1, 0, 1, 1, 0])
-        >>> float(recall_at_precision(scores, labels, min_precision=0.75))
+        >>> float(recall_at_precision(scores, labels, target_precision=0.75))
         1.0
     """
-    target = _check_target("min_precision", min_precision)
-    sc = _Scored(scores, labels, weights)
+    target = check_target("target_precision", target_precision)
+    sc = Scored(scores, labels, weights)
 
-    def per_row(cuts: _Cuts) -> Array:
+    def per_row(cuts: Cuts) -> Array:
         xp = cuts.xp
-        recall, feasible = _feasible_recall(cuts, target)
+        recall, feasible = feasible_recall(cuts, target)
         return xp.max(xp.where(feasible, recall, xp.zeros_like(recall)), axis=1)
 
     return _score_metric(sc, average, per_row, lambda cuts: cuts.pos == 0,
@@ -995,7 +844,9 @@ def precision_at_k(
     average: str = "samples",
     weights: Array | None = None,
 ) -> Array:
-    """Precision at ``k``: the fraction of positives among each example's ``k`` top-scored
+    """(scores, labels) — note: the reverse of scikit-learn's (y_true, y_score).
+
+    Precision at ``k``: the fraction of positives among each example's ``k`` top-scored
     labels, averaged over examples.
 
     Ties at the ``k``-th place are broken at random, in expectation: with ``t`` the ``k``-th
@@ -1015,10 +866,11 @@ def precision_at_k(
         k: number of top labels, ``1 ≤ k ≤ L``.
         average: ``"samples"`` (mean over examples, weighted by ``weights``; default) or
             ``"none"`` (per example, ``(B,)``).
-        weights: ``None`` or per-example non-negative weights ``(B,)``.
+        weights: ``None`` or per-example non-negative weights ``(B,)`` or ``(B, 1)``.
 
     Returns:
-        A 0-d array (``(B,)`` for ``"none"``), in the scores' dtype, on their device.
+        A 0-d array (``(B,)`` for ``"none"``), in the scores' dtype (float32 for half
+        precision), on their device.
 
     Example:
         >>> import numpy as np
@@ -1027,16 +879,13 @@ def precision_at_k(
         >>> precision_at_k(scores, labels, k=2, average="none").tolist()
         [0.5, 0.5]
     """
-    sc = _Scored(scores, labels, weights)
+    sc = Scored(scores, labels, weights)
     xp = sc.xp
     if len(sc.shape) != 2:
         raise ValueError(f"scores must have shape (B, L) for precision_at_k, got {sc.shape}")
     check_choice("average", average, ("samples", "none"))
     num_labels = sc.shape[1]
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"k must be an int, got {k!r}")
-    if not 1 <= k <= num_labels:
-        raise ValueError(f"k must lie in [1, {num_labels}] (the number of labels), got {k}")
+    k = check_integer("k", k, low=1, high=num_labels)
     s, yf = sc.s, xp.astype(sc.y, sc.dtype)
     kth = xp.sort(s, axis=1)[:, num_labels - k: num_labels - k + 1]
     above = xp.astype(s > kth, sc.dtype)

@@ -13,8 +13,10 @@ maximum over thresholds of a metric measured on the same data is optimistically 
 (``docs/evaluation.md`` shows the protocol and the size of the bias).
 
 Everything here has fixed shapes and traces under ``jax.jit``, ``torch.compile`` and
-``tf.function(jit_compile=True)``; the warnings about degenerate labels are issued in eager
-mode only.
+``tf.function(jit_compile=True)``, also with an unknown batch size; the warnings about degenerate
+labels are issued in eager mode only. The metrics are those of
+:func:`metricloss._metric_formulas.metric_from_counts`, with undefined ratios counting as 0; the
+cut engine is :mod:`metricloss._cuts`, shared with :mod:`metricloss.metrics`.
 """
 
 from __future__ import annotations
@@ -22,33 +24,26 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from metricloss._checks import check_choice
-from metricloss._namespace import (
-    Array,
-    Namespace,
-    compute_dtype,
-    device_of,
-    is_eager,
-    namespace_of,
+from metricloss._checks import check_bool, check_choice, check_number, require_array
+from metricloss._cuts import (
+    Cuts,
+    Scored,
+    check_layout,
+    check_scores,
+    check_target,
+    feasible_recall,
+    take,
+    transposed,
+    warn,
 )
-from metricloss.confusion import METRICS
-from metricloss.metrics import (
-    _check_layout,
-    _check_scores,
-    _check_target,
-    _Cuts,
-    _feasible_recall,
-    _int_dtype,
-    _Scored,
-    _transposed,
-    _warn,
-)
+from metricloss._metric_formulas import METRICS, metric_from_counts
+from metricloss._namespace import Array, Namespace, compute_dtype, is_eager, namespace_of
 
 __all__ = ["TUNE_METRICS", "binarize", "tune_thresholds"]
 
 TUNE_METRICS = (*METRICS, "recall_at_precision")
 """Objectives of :func:`tune_thresholds`: the confusion-matrix metrics of
-:data:`metricloss.confusion.METRICS`, and the constrained ``recall_at_precision``."""
+:data:`metricloss._metric_formulas.METRICS`, and the constrained ``recall_at_precision``."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -57,6 +52,7 @@ TUNE_METRICS = (*METRICS, "recall_at_precision")
 
 
 def _ratio(xp: Namespace, num: Array, den: Array) -> Array:
+    """``num / den``, 0 where ``den`` is 0 (the tuning rule: an undefined ratio counts as 0)."""
     positive = den > 0
     return xp.where(positive, num / xp.where(positive, den, xp.ones_like(den)),
                     xp.zeros_like(num))
@@ -65,28 +61,8 @@ def _ratio(xp: Namespace, num: Array, den: Array) -> Array:
 def _metric_at_cuts(xp: Namespace, metric: str, tp: Array, fp: Array, pos: Array, neg: Array,
                     beta: float) -> Array:
     """The metric of the counts at every cut; ``pos``/``neg`` broadcast against ``tp``."""
-    fn = pos - tp
-    tn = neg - fp
-    if metric in ("f1", "fbeta"):
-        b2 = 1.0 if metric == "f1" else beta * beta
-        return _ratio(xp, (1.0 + b2) * tp, b2 * pos + (tp + fp))
-    if metric == "precision":
-        return _ratio(xp, tp, tp + fp)
-    if metric == "recall":
-        return _ratio(xp, tp, pos + xp.zeros_like(tp))
-    if metric == "jaccard":
-        return _ratio(xp, tp, pos + fp)
-    if metric == "accuracy":
-        return _ratio(xp, tp + tn, pos + neg + xp.zeros_like(tp))
-    tpr = _ratio(xp, tp, pos + xp.zeros_like(tp))
-    tnr = _ratio(xp, tn, neg + xp.zeros_like(tp))
-    if metric == "balanced_accuracy":
-        return 0.5 * (tpr + tnr)
-    if metric == "gmean":
-        return xp.sqrt(tpr * tnr)
-    # mcc; the square roots are taken pairwise so the product of four counts cannot overflow.
-    den = xp.sqrt((tp + fp) * (tp + fn)) * xp.sqrt((tn + fp) * (tn + fn))
-    return _ratio(xp, tp * tn - fp * fn, den)
+    return metric_from_counts(metric, tp, fp, pos - tp, neg - fp, beta=beta,
+                              divide=lambda num, den: _ratio(xp, num, den), sqrt=xp.sqrt)
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,11 +84,13 @@ def tune_thresholds(
     *,
     metric: str = "f1",
     beta: float = 1.0,
-    min_precision: float | None = None,
+    target_precision: float | None = None,
     shared: bool = False,
     return_values: bool = False,
 ) -> Array | tuple[Array, Array]:
-    """Thresholds that maximise a metric exactly on the given (validation) data.
+    """(scores, labels) — note: the reverse of scikit-learn's (y_true, y_score).
+
+    Thresholds that maximise a metric exactly on the given (validation) data.
 
     For each label, every cut point of its sorted scores is a candidate: predicting positive the
     ``k`` highest scores, for every ``k`` at which the scores change (tied scores are never
@@ -130,10 +108,10 @@ def tune_thresholds(
 
     Objectives:
 
-    - ``metric`` in :data:`metricloss.confusion.METRICS` (``f1``, ``fbeta`` with ``beta``,
+    - ``metric`` in :data:`metricloss._metric_formulas.METRICS` (``f1``, ``fbeta`` with ``beta``,
       ``precision``, ``recall``, ``jaccard``, ``accuracy``, ``balanced_accuracy``, ``gmean``,
       ``mcc``): the metric's maximum, per label.
-    - ``metric="recall_at_precision"`` with ``min_precision=α``: the highest recall among the
+    - ``metric="recall_at_precision"`` with ``target_precision=α``: the highest recall among the
       cuts whose precision is at least ``α`` (the constrained form; its value is
       :func:`metricloss.metrics.recall_at_precision`). If no cut reaches ``α``, the
       threshold is ``+inf`` (predict nothing), with a warning.
@@ -152,16 +130,21 @@ def tune_thresholds(
         metric: one of :data:`TUNE_METRICS`.
         beta: the F-beta weight of recall, ``> 0``; used by ``metric="fbeta"`` only
             (``"f1"`` is always ``beta = 1``).
-        min_precision: the precision target ``α`` in (0, 1] of ``recall_at_precision``
+        target_precision: the precision target ``α`` in (0, 1] of ``recall_at_precision``
             (required by it, refused by every other metric).
         shared: one threshold for all labels (best micro metric) instead of one per label.
         return_values: also return the metric value each threshold achieves on this data.
 
     Returns:
         ``thresholds``, shape ``(L,)`` (``()`` for ``(B,)`` input; with ``shared`` every entry
-        is the same), in the scores' dtype and on their device; with ``return_values``,
+        is the same), in the scores' own dtype (half precision included: a threshold is
+        compared with the scores) and on their device; with ``return_values``,
         ``(thresholds, values)``, ``values`` of shape ``(L,)`` (``()`` for ``(B,)`` input or
-        ``shared``: the micro metric).
+        ``shared``: the micro metric), in the scores' dtype (float32 for half precision).
+
+    ``None`` for ``scores`` or ``labels`` raises ``TypeError``; empty input (``B = 0`` or
+    ``L = 0``) raises ``ValueError``. Traceable with an unknown batch size (``tf.function``
+    ``(None, L)`` signature, ``torch.compile(dynamic=True)``, ``jax.export``).
 
     Example:
         >>> import numpy as np
@@ -174,43 +157,42 @@ def tune_thresholds(
         [[1, 0], [1, 1], [0, 1], [0, 0]]
     """
     check_choice("metric", metric, TUNE_METRICS)
-    if isinstance(beta, bool) or not isinstance(beta, int | float) or not math.isfinite(beta):
-        raise TypeError(f"beta must be a finite number, got {beta!r}")
-    if beta <= 0:
-        raise ValueError(f"beta must be positive, got {beta}")
+    beta = check_number("beta", beta, low=0, low_open=True)
+    shared = check_bool("shared", shared)
+    return_values = check_bool("return_values", return_values)
     constrained = metric == "recall_at_precision"
     if constrained:
-        if min_precision is None:
-            raise ValueError("metric='recall_at_precision' needs min_precision")
-        target = _check_target("min_precision", min_precision)
-    elif min_precision is not None:
-        raise ValueError(f"min_precision is used only by metric='recall_at_precision', "
+        if target_precision is None:
+            raise ValueError("metric='recall_at_precision' needs target_precision")
+        target = check_target("target_precision", target_precision)
+    elif target_precision is not None:
+        raise ValueError(f"target_precision is used only by metric='recall_at_precision', "
                          f"not by metric={metric!r}")
-    sc = _Scored(scores, labels, None)
+    sc = Scored(scores, labels, None)
     xp = sc.xp
     s, y = sc.s, sc.y
-    batch, num_labels = s.shape
-    rows_s = xp.reshape(s, (1, batch * num_labels)) if shared else _transposed(xp, s)
-    rows_y = xp.reshape(y, (1, batch * num_labels)) if shared else _transposed(xp, y)
-    cuts = _Cuts(xp, rows_s, rows_y, None, sc.dtype)
-    n = cuts.n
+    num_labels = s.shape[1]
+    # (1, -1): the batch size may be unknown (traced).
+    rows_s = xp.reshape(s, (1, -1)) if shared else transposed(xp, s)
+    rows_y = xp.reshape(y, (1, -1)) if shared else transposed(xp, y)
+    cuts = Cuts(xp, rows_s, rows_y, None, sc.dtype)
     if constrained:
-        objective, feasible = _feasible_recall(cuts, target)
+        objective, feasible = feasible_recall(cuts, target)
     else:
         objective = _metric_at_cuts(xp, metric, cuts.tp, cuts.fp, xp.reshape(cuts.pos, (-1, 1)),
-                                    xp.reshape(cuts.neg, (-1, 1)), float(beta))
+                                    xp.reshape(cuts.neg, (-1, 1)), beta)
         feasible = cuts.valid
     masked = xp.where(feasible, objective, xp.full_like(objective, -math.inf))
     best = xp.max(masked, axis=1, keepdims=True)
-    it = _int_dtype(xp)
-    index = xp.reshape(xp.arange(n + 1, dtype=it, device=device_of(s)), (1, n + 1))
+    index = cuts.index
     # The last (highest-threshold) cut among the best ones: portable, unlike argmax's ties.
     chosen = xp.max(xp.where(masked == best, index, xp.full_like(index, -1)), axis=1,
                     keepdims=True)
-    # A label without positives is never predicted, whatever the metric's ties.
-    chosen = xp.where(xp.reshape(cuts.pos, (-1, 1)) > 0, chosen, xp.full_like(chosen, n))
-    thresholds = _threshold_of_cut(xp, cuts.s, chosen, sc.out_dtype)
-    values = xp.take_along_axis(objective, chosen, axis=1)[:, 0]
+    # A label without positives is never predicted (cut n), whatever the metric's ties.
+    nothing = xp.zeros_like(chosen) + index[:, -1:]
+    chosen = xp.where(xp.reshape(cuts.pos, (-1, 1)) > 0, chosen, nothing)
+    thresholds = _threshold_of_cut(xp, cuts.s, chosen, sc.scores_dtype)
+    values = take(xp, objective, chosen)[:, 0]
     if sc.eager:
         _warn_degenerate(xp, cuts, feasible if constrained else None, shared)
     if shared:
@@ -226,11 +208,9 @@ def tune_thresholds(
 def _threshold_of_cut(xp: Namespace, sorted_scores: Array, chosen: Array, out_dtype: Any
                       ) -> Array:
     """The threshold realising cut ``chosen`` ``(R, 1)`` of ascending ``sorted_scores``."""
-    rows = sorted_scores.shape[0]
-    device = device_of(sorted_scores)
-    inf = xp.full((rows, 1), math.inf, dtype=sorted_scores.dtype, device=device)
-    upper = xp.take_along_axis(xp.concat([sorted_scores, inf], axis=1), chosen, axis=1)
-    lower = xp.take_along_axis(xp.concat([-inf, sorted_scores], axis=1), chosen, axis=1)
+    inf = xp.full_like(sorted_scores[:, :1], math.inf)
+    upper = take(xp, xp.concat([sorted_scores, inf], axis=1), chosen)
+    lower = take(xp, xp.concat([-inf, sorted_scores], axis=1), chosen)
     # Halves first: (a + b)/2 could overflow for scores near the dtype's maximum.
     middle = lower * 0.5 + upper * 0.5
     # Chosen cut 0 (everything positive): the lowest score; cut n (nothing): +inf.
@@ -244,24 +224,24 @@ def _threshold_of_cut(xp: Namespace, sorted_scores: Array, chosen: Array, out_dt
     return threshold[:, 0]
 
 
-def _warn_degenerate(xp: Namespace, cuts: _Cuts, feasible: Array | None, shared: bool) -> None:
+def _warn_degenerate(xp: Namespace, cuts: Cuts, feasible: Array | None, shared: bool) -> None:
     def which(mask: Array) -> str:
         return "the pooled labels" if shared else f"label(s) {_labels_list(xp, mask)}"
 
     no_positive = cuts.pos == 0
     if bool(xp.any(no_positive)):
-        _warn(f"{which(no_positive)}: no positive example in the tuning data; threshold set to "
+        warn(f"{which(no_positive)}: no positive example in the tuning data; threshold set to "
               "+inf (never predicted).")
     constant = xp.logical_and(cuts.s[:, 0] == cuts.s[:, -1], cuts.pos > 0)
     if bool(xp.any(constant)):
-        _warn(f"{which(constant)}: constant scores; the threshold can only predict all or "
+        warn(f"{which(constant)}: constant scores; the threshold can only predict all or "
               "none of the examples.")
     if feasible is not None:
         # Only the empty cut (the last column) is feasible: no threshold reaches the target.
         unreachable = xp.logical_and(xp.logical_not(xp.any(feasible[:, :-1], axis=1)),
                                      cuts.pos > 0)
         if bool(xp.any(unreachable)):
-            _warn(f"{which(unreachable)}: no threshold reaches min_precision; threshold set to "
+            warn(f"{which(unreachable)}: no threshold reaches target_precision; threshold set to "
                   "+inf (never predicted).")
 
 
@@ -285,10 +265,13 @@ def binarize(scores: Array, thresholds: Array | float) -> Array:
         >>> binarize(np.array([[0.2, 0.9], [0.6, 0.4]]), np.array([0.5, 0.5])).tolist()
         [[False, True], [True, False]]
     """
+    require_array("scores", scores)
+    if thresholds is None:
+        raise TypeError("thresholds must be a number or an array, got NoneType")
     xp = namespace_of(scores=scores, thresholds=thresholds)
     shape = tuple(scores.shape)
-    _check_layout("scores", shape)
-    _check_scores(xp, "scores", scores)
+    check_layout("scores", shape)
+    check_scores(xp, "scores", scores)
     if isinstance(thresholds, bool) or not (isinstance(thresholds, int | float)
                                             or hasattr(thresholds, "shape")):
         raise TypeError(f"thresholds must be a number or an array, got "

@@ -94,23 +94,23 @@ def tune_quiet(*args, **kwargs):
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("trial", [pytest.param(t, id=f"trial{t}") for t in range(4)])
 @pytest.mark.parametrize("metric", [m for m in TUNE_METRICS if m != "recall_at_precision"])
-def test_tuning_equals_brute_force_over_every_cut(metric) -> None:
-    rng = np.random.default_rng(41)
-    for trial in range(4):
-        s, y = data(rng, b=int(rng.integers(2, 30)), levels=int(rng.integers(2, 12)))
-        if trial == 0:
-            y[:, 1] = 1  # all positive
-            s[:, 2] = 0.25  # constant scores
-        thresholds, values = tune_quiet(s, y, metric=metric, beta=0.5, return_values=True)
-        predictions = binarize(s, thresholds)
-        for j in range(s.shape[1]):
-            best, best_pred = brute_force(s[:, j], y[:, j], metric)
-            achieved = oracle_metric(metric, y[:, j], predictions[:, j])
-            np.testing.assert_allclose(values[j], best, rtol=1e-12, atol=1e-15)
-            np.testing.assert_allclose(achieved, best, rtol=1e-12, atol=1e-15)
-            if metric in EXACT:
-                np.testing.assert_array_equal(predictions[:, j], best_pred)
+def test_tuning_equals_brute_force_over_every_cut(metric, trial) -> None:
+    rng = np.random.default_rng(41 + trial)
+    s, y = data(rng, b=int(rng.integers(2, 30)), levels=int(rng.integers(2, 12)))
+    if trial == 0:
+        y[:, 1] = 1  # all positive
+        s[:, 2] = 0.25  # constant scores
+    thresholds, values = tune_quiet(s, y, metric=metric, beta=0.5, return_values=True)
+    predictions = binarize(s, thresholds)
+    for j in range(s.shape[1]):
+        best, best_pred = brute_force(s[:, j], y[:, j], metric)
+        achieved = oracle_metric(metric, y[:, j], predictions[:, j])
+        np.testing.assert_allclose(values[j], best, rtol=1e-12, atol=1e-15, err_msg=f"label {j}")
+        np.testing.assert_allclose(achieved, best, rtol=1e-12, atol=1e-15, err_msg=f"label {j}")
+        if metric in EXACT:
+            np.testing.assert_array_equal(predictions[:, j], best_pred, err_msg=f"label {j}")
 
 
 def test_threshold_is_the_midpoint_below_the_chosen_score() -> None:
@@ -122,38 +122,39 @@ def test_threshold_is_the_midpoint_below_the_chosen_score() -> None:
     np.testing.assert_allclose(tune_thresholds(s, y, metric="precision"), (0.9 + 0.8) / 2)
 
 
-def test_shared_threshold_equals_brute_force_on_micro_metric() -> None:
+@pytest.mark.parametrize("metric", ["f1", "mcc", "accuracy"])
+def test_shared_threshold_equals_brute_force_on_micro_metric(metric) -> None:
     rng = np.random.default_rng(43)
-    for metric in ("f1", "mcc", "accuracy"):
-        s, y = data(rng, b=20, n_labels=3, levels=5)
-        thresholds, value = tune_quiet(s, y, metric=metric, shared=True, return_values=True)
-        assert thresholds.shape == (3,) and value.shape == ()
-        assert np.all(thresholds == thresholds[0])
-        best, best_pred = brute_force(s.ravel(), y.ravel(), metric)
-        np.testing.assert_allclose(value, best, rtol=1e-12)
-        achieved = oracle_metric(metric, y.ravel(), binarize(s, thresholds).ravel())
-        np.testing.assert_allclose(achieved, best, rtol=1e-12)
-        if metric in EXACT:
-            np.testing.assert_array_equal(binarize(s, thresholds).ravel(), best_pred)
+    s, y = data(rng, b=20, n_labels=3, levels=5)
+    thresholds, value = tune_quiet(s, y, metric=metric, shared=True, return_values=True)
+    assert thresholds.shape == (3,) and value.shape == ()
+    assert np.all(thresholds == thresholds[0])
+    best, best_pred = brute_force(s.ravel(), y.ravel(), metric)
+    np.testing.assert_allclose(value, best, rtol=1e-12)
+    achieved = oracle_metric(metric, y.ravel(), binarize(s, thresholds).ravel())
+    np.testing.assert_allclose(achieved, best, rtol=1e-12)
+    if metric in EXACT:
+        np.testing.assert_array_equal(binarize(s, thresholds).ravel(), best_pred)
 
 
-@pytest.mark.parametrize("target", [0.3, 0.5, 2 / 3, 0.75, 0.9, 1.0])
-def test_constrained_tuning_equals_brute_force(target) -> None:
-    rng = np.random.default_rng(47)
-    for _ in range(3):
-        s, y = data(rng, b=int(rng.integers(2, 30)), levels=int(rng.integers(2, 12)))
-        thresholds, recall = tune_quiet(s, y, metric="recall_at_precision",
-                                        min_precision=target, return_values=True)
-        predictions = binarize(s, thresholds)
-        for j in range(s.shape[1]):
-            best, best_pred = brute_force_constrained(s[:, j], y[:, j], target)
-            np.testing.assert_allclose(recall[j], best, rtol=1e-12)
-            np.testing.assert_array_equal(predictions[:, j], best_pred)
-            # The same recall as scikit-learn's precision-recall curve.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                precision_c, recall_c, _ = skm.precision_recall_curve(y[:, j], s[:, j])
-            np.testing.assert_allclose(best, recall_c[precision_c >= target].max(), rtol=1e-12)
+@pytest.mark.parametrize("trial", [pytest.param(t, id=f"trial{t}") for t in range(3)])
+@pytest.mark.parametrize("target", [0.3, 0.5, 2 / 3, 0.75, 0.9, 1.0],
+                         ids=["0.3", "0.5", "2/3", "0.75", "0.9", "1"])
+def test_constrained_tuning_equals_brute_force(target, trial) -> None:
+    rng = np.random.default_rng(47 + trial)
+    s, y = data(rng, b=int(rng.integers(2, 30)), levels=int(rng.integers(2, 12)))
+    thresholds, recall = tune_quiet(s, y, metric="recall_at_precision",
+                                    target_precision=target, return_values=True)
+    predictions = binarize(s, thresholds)
+    for j in range(s.shape[1]):
+        best, best_pred = brute_force_constrained(s[:, j], y[:, j], target)
+        np.testing.assert_allclose(recall[j], best, rtol=1e-12)
+        np.testing.assert_array_equal(predictions[:, j], best_pred)
+        # The same recall as scikit-learn's precision-recall curve.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            precision_c, recall_c, _ = skm.precision_recall_curve(y[:, j], s[:, j])
+        np.testing.assert_allclose(best, recall_c[precision_c >= target].max(), rtol=1e-12)
 
 
 @given(st.integers(1, 16), st.integers(1, 3), st.integers(1, 6),
@@ -193,7 +194,7 @@ def test_degenerate_labels_get_documented_thresholds_and_warnings() -> None:
     assert tune_quiet(s, y, metric="accuracy")[1] == np.inf
     with pytest.warns(UndefinedMetricWarning, match=r"label\(s\) 0: no threshold reaches"):
         out = tune_thresholds(s[:, 2:], np.array([[0], [1], [0], [0]]),
-                              metric="recall_at_precision", min_precision=0.9)
+                              metric="recall_at_precision", target_precision=0.9)
     assert out[0] == np.inf
     with pytest.warns(UndefinedMetricWarning, match="the pooled labels: no positive"):
         tune_thresholds(s, np.zeros_like(y), shared=True)
@@ -216,13 +217,14 @@ def test_no_warning_under_jit() -> None:
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.float64
 @pytest.mark.parametrize("mode", ["f1", "mcc", "shared", "constrained"])
 def test_same_thresholds_on_every_namespace(xp, mode) -> None:
     rng = np.random.default_rng(53)
     s, y = data(rng)
     y[:, 3] = 0
     kwargs = {"shared": {"shared": True},
-              "constrained": {"metric": "recall_at_precision", "min_precision": 0.6}
+              "constrained": {"metric": "recall_at_precision", "target_precision": 0.6}
               }.get(mode, {"metric": mode})
     expected, expected_values = tune_quiet(s, y, return_values=True, **kwargs)
     ss, yy = xp.asarray(s), xp.asarray(y.astype(bool))
@@ -264,6 +266,7 @@ def test_binarize_reproduces_tuned_counts_for_adjacent_scores(xp, dtype) -> None
             np.testing.assert_array_equal(predictions[:, j], best_pred, err_msg=f"{metric} {j}")
 
 
+@pytest.mark.float64
 def test_results_stay_on_input_device(xp) -> None:
     if xp.name != "array_api_strict":
         pytest.skip("fake devices are array-api-strict's")
@@ -294,6 +297,7 @@ def test_compiled_equals_eager(xp) -> None:
     np.testing.assert_array_equal(compiled[1], eager[1])
 
 
+@pytest.mark.float64
 def test_binary_input_gives_a_scalar_threshold(xp) -> None:
     s = np.array([0.9, 0.7, 0.4, 0.2])
     y = np.array([1, 0, 1, 0])
@@ -320,14 +324,16 @@ def test_bad_inputs_raise_clear_errors(xp) -> None:
         tune_thresholds(s, xp.asarray(np.full((3, 2), 0.5)))
     with pytest.raises(ValueError, match="metric must be one of"):
         tune_thresholds(s, y, metric="auc")
-    with pytest.raises(ValueError, match="needs min_precision"):
+    with pytest.raises(ValueError, match="needs target_precision"):
         tune_thresholds(s, y, metric="recall_at_precision")
-    with pytest.raises(ValueError, match="min_precision is used only by"):
-        tune_thresholds(s, y, min_precision=0.5)
-    with pytest.raises(ValueError, match=r"min_precision must lie in \(0, 1\]"):
-        tune_thresholds(s, y, metric="recall_at_precision", min_precision=1.5)
-    with pytest.raises(ValueError, match="beta must be positive"):
+    with pytest.raises(ValueError, match="target_precision is used only by"):
+        tune_thresholds(s, y, target_precision=0.5)
+    with pytest.raises(ValueError, match=r"target_precision must lie in \(0, 1\]"):
+        tune_thresholds(s, y, metric="recall_at_precision", target_precision=1.5)
+    with pytest.raises(ValueError, match=r"beta must lie in \(0, inf\]"):
         tune_thresholds(s, y, metric="fbeta", beta=-1.0)
+    with pytest.raises(TypeError, match="shared must be True or False"):
+        tune_thresholds(s, y, shared=1)
     with pytest.raises(ValueError, match=r"thresholds must have shape \(\) or \(2,\)"):
         binarize(s, xp.asarray(np.array([0.5, 0.5, 0.5])))
     with pytest.raises(ValueError, match="thresholds must not be NaN"):
@@ -338,6 +344,63 @@ def test_bad_inputs_raise_clear_errors(xp) -> None:
         binarize(xp.asarray(np.array([[np.nan, 0.1]])), 0.5)
     with pytest.raises(TypeError, match="scores must have a floating-point dtype"):
         binarize(y, 0.5)
+
+
+@pytest.mark.compiled
+@pytest.mark.parametrize("batch", [7, 12], ids=["b7", "b12"])
+def test_unknown_batch_size_traces_equal_eager(xp, batch) -> None:
+    """Issue 12 §1: tune_thresholds (per label, shared and constrained) and binarize traced with
+    an unknown batch size equal eager."""
+    rng = np.random.default_rng(67)
+    s, y = data(rng, b=batch, n_labels=3)
+    y[0], y[1] = 1, 0
+
+    def fn(scores, labels):
+        t = tune_thresholds(scores, labels, metric="mcc")
+        t2, v2 = tune_thresholds(scores, labels, metric="recall_at_precision",
+                                 target_precision=0.5, shared=True, return_values=True)
+        return t, binarize(scores, t), t2, v2
+
+    args = (xp.asarray(s, dtype="float32"), xp.asarray(y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        traced = xp.trace_unknown_batch(fn, *args)
+        if traced is None:
+            pytest.skip(f"{xp.name} does not trace")
+        eager = fn(*args)
+    for i, (a, b) in enumerate(zip(traced, eager, strict=True)):
+        np.testing.assert_array_equal(xp.to_numpy(a), xp.to_numpy(b), err_msg=f"output {i}")
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_thresholds_keep_the_scores_dtype_values_float32(xp, dtype) -> None:
+    if not xp.supports(dtype):
+        pytest.skip(f"{xp.name} has no {dtype}")
+    s = np.array([[0.75, 0.25], [0.5, 0.875], [0.125, 0.5], [0.25, 0.0]])
+    y = np.array([[1, 0], [1, 1], [0, 1], [0, 0]])
+    expected, expected_values = tune_quiet(s, y, return_values=True)
+    thresholds, values = tune_quiet(xp.asarray(s, dtype=dtype), xp.asarray(y),
+                                    return_values=True)
+    assert_close(xp, thresholds, expected, dtype=dtype)
+    assert_close(xp, values, expected_values, dtype="float32")
+
+
+def test_none_and_swapped_arguments_raise_naming_them() -> None:
+    s = np.array([[0.9, 0.2], [0.4, 0.7], [0.3, 0.1]])
+    y = np.array([[1, 0], [0, 1], [1, 0]])
+    with pytest.raises(TypeError, match="scores must be an array, got NoneType"):
+        tune_thresholds(None, y)
+    with pytest.raises(TypeError, match="labels must be an array, got NoneType"):
+        tune_thresholds(s, None)
+    with pytest.raises(TypeError, match="scores must be an array, got NoneType"):
+        binarize(None, 0.5)
+    with pytest.raises(TypeError, match="thresholds must be a number or an array"):
+        binarize(s, None)
+    with pytest.raises(ValueError, match=r"arguments look swapped.*\(scores, labels\)"):
+        tune_thresholds(y.astype(float), s)
+    with pytest.raises(ValueError, match="scores must hold at least one example"):
+        tune_thresholds(np.zeros((0, 2)), np.zeros((0, 2)))
+    assert "note: the reverse of scikit-learn's" in tune_thresholds.__doc__.splitlines()[0]
 
 
 def test_documented_protocol_example_prints_what_the_docs_say(capsys) -> None:
