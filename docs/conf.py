@@ -70,8 +70,9 @@ nitpick_ignore_regex = [
 # docstrings are documented without torch, JAX or TensorFlow installed.
 autodoc_mock_imports = ["torch", "jax", "jaxlib", "flax", "optax", "keras", "tensorflow"]
 autodoc_member_order = "bysource"
-autodoc_typehints = "signature"
-autodoc_typehints_format = "short"
+# Signatures without annotations, as NumPy's and JAX's references: the arrays are annotated
+# ``Array`` (an alias of Any) and the Args sections say what each argument accepts.
+autodoc_typehints = "none"
 autodoc_preserve_defaults = True
 autodoc_default_options: dict[str, object] = {}
 napoleon_google_docstring = True

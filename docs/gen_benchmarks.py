@@ -102,8 +102,11 @@ def render(results: Path = RESULTS) -> str:
     for data in sorted(results.glob("*.json")):
         if not data.with_suffix(".md").exists():
             sections.append(_json_summary(data))
-    if len(sections) == 1:
-        sections.append("No results are committed yet: run `nox -s bench`.")
+    if not (results / "benchmarks.md").exists():
+        sections.append("*No speed report is committed yet: run `nox -s bench`.*")
+    if not (results / "efficacy.md").exists():
+        sections.append("*No efficacy report is committed yet (`benchmarks/results/efficacy.md`, "
+                        "written by the efficacy study, `benchmarks/efficacy.py`).*")
     return "\n\n".join(sections).rstrip() + "\n"
 
 
