@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import re
 import sys
 from pathlib import Path
@@ -198,13 +199,16 @@ def _lift_asides_out_of_args(app, what, name, obj, options, lines) -> None:
         i = end + 1
 
 
-def _preimport_keras_adapter() -> None:
-    """Under mocks, ``@keras.saving.register_keras_serializable(...)`` would turn each Keras
-    class into a mock object (its members then cannot be documented). Import the adapter
-    once, here, with that decorator replaced by the identity; autodoc reuses the module."""
-    if not _module_exists("metricloss.backends.keras"):
-        return
-    from sphinx.ext.autodoc.mock import mock
+def _preimport_adapters() -> None:
+    """Import the adapters once, here, under the same mocks autodoc uses (autodoc then reuses
+    the modules), with two repairs that mocking needs:
+
+    - ``@keras.saving.register_keras_serializable(...)`` would turn each Keras class into a
+      mock object (its members then cannot be documented): it is replaced by the identity;
+    - a class derived from a mocked base (``nn.Module``, ``keras.losses.Loss``) would show the
+      mock's ``(*args, **kwargs)`` signature: it is given its own ``__init__``'s signature
+      (unless it sets ``__signature__`` itself)."""
+    from sphinx.ext.autodoc.mock import _MockObject, mock
 
     with mock(autodoc_mock_imports):
         import keras
@@ -220,12 +224,24 @@ def _preimport_keras_adapter() -> None:
                 return getattr(original, name)
 
         keras.saving = _Saving()
-        importlib.import_module("metricloss.backends.keras")
+        for name in PUBLIC_MODULES:
+            if not name.startswith("metricloss.backends.") or not _module_exists(name):
+                continue
+            module = importlib.import_module(name)
+            for obj in vars(module).values():
+                if (isinstance(obj, type) and issubclass(obj, _MockObject)
+                        and "__signature__" not in vars(obj)):
+                    init = next((vars(k)["__init__"] for k in obj.__mro__
+                                 if "__init__" in vars(k) and k.__module__.startswith(
+                                     "metricloss")), None)
+                    if init is not None:
+                        params = list(inspect.signature(init).parameters.values())[1:]
+                        obj.__signature__ = inspect.Signature(params)
 
 
 def _generate_pages(app) -> None:
     gen_benchmarks.main()
-    _preimport_keras_adapter()
+    _preimport_adapters()
 
 
 _REQUIRES = re.compile(r"^<!-- requires-module: ([\w.]+) -->\n(# [^\n]*\n)")
