@@ -73,6 +73,14 @@ def _demote(text: str) -> str:
     return "\n".join(lines)
 
 
+def _shown(path: Path) -> str:
+    """A repository path where the file is inside the repository."""
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
 def _json_summary(path: Path) -> str:
     data = json.loads(path.read_text())
     title = path.stem.replace("_", " ")
@@ -88,7 +96,7 @@ def _json_summary(path: Path) -> str:
             rows.append(f"| `{key}` | {shown} |")
     else:
         rows.append(f"| (top level) | {type(data).__name__} of {len(data)} entries |")
-    return (f"## {title}\n\n`{path.relative_to(ROOT).as_posix()}` (no Markdown report beside "
+    return (f"## {title}\n\n`{_shown(path)}` (no Markdown report beside "
             "it):\n\n" + "\n".join(rows))
 
 
@@ -98,7 +106,7 @@ def render(results: Path = RESULTS) -> str:
     sections = [HEADER]
     for report in reports:
         sections.append(_demote(_relink(report.read_text(), report)))
-        sections.append(f"*Source: `{report.relative_to(ROOT).as_posix()}`.*")
+        sections.append(f"*Source: `{_shown(report)}`.*")
     for data in sorted(results.glob("*.json")):
         if not data.with_suffix(".md").exists():
             sections.append(_json_summary(data))

@@ -179,3 +179,19 @@ def test_benchmarks_page_renders() -> None:
         title = report.read_text().splitlines()[0].lstrip("# ")
         assert f"## {title}" in text
     assert "](../" not in text  # links into the repository were turned into plain paths
+
+
+def test_benchmarks_page_from_json_alone(tmp_path: Path) -> None:
+    """A JSON report without its Markdown twin is listed with its top-level fields; a missing
+    efficacy report is said, not hidden."""
+    sys.path.insert(0, str(DOCS))
+    try:
+        import gen_benchmarks
+    finally:
+        sys.path.remove(str(DOCS))
+    (tmp_path / "study.json").write_text('{"seed": 3, "cases": [1, 2], "machine": {"a": 1}}')
+    text = gen_benchmarks.render(tmp_path)
+    assert "## study" in text
+    assert "| `seed` | 3 |" in text and "| `cases` | 2 entries |" in text
+    assert "No speed report is committed yet" in text
+    assert "No efficacy report is committed yet" in text
