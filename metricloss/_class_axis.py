@@ -38,6 +38,7 @@ from metricloss._namespace import (
     namespace_of,
 )
 from metricloss._soft_counts import (
+    at_least,
     counts_of_labels,
     counts_of_true_class,
     loss_of_counts,
@@ -121,7 +122,7 @@ def _per_class_loss(inputs: _Inputs, p: Array, opts: LossOptions) -> Array:
     cw = inputs.class_weights
     if cw is None:
         return xp.mean(per_class)
-    return xp.sum(cw * per_class) / xp.clip(xp.sum(cw), min=opts.eps)
+    return xp.sum(cw * per_class) / at_least(xp, xp.sum(cw), opts.eps)
 
 
 def _pooled_loss(inputs: _Inputs, p: Array, opts: LossOptions, *, rows_sum_to_one: bool

@@ -33,6 +33,7 @@ from metricloss._namespace import Array, Namespace
 
 __all__ = [
     "Counts",
+    "at_least",
     "counts_of_labels",
     "counts_of_true_class",
     "loss_of_counts",
@@ -167,12 +168,19 @@ def _safe_sqrt(xp: Namespace, x: Array, eps: float) -> Array:
     return xp.where(positive, root, xp.zeros_like(x))
 
 
+def at_least(xp: Namespace, x: Array, low: float) -> Array:
+    """``max(x, low)``, with no gradient to ``x`` below ``low`` (as ``clip``). Written as a
+    ``where``: under ``torch.compile(dynamic=True)`` a Python float argument may be symbolic,
+    and array-api-compat's ``clip`` calls ``math.isnan`` on it, which Dynamo cannot trace."""
+    return xp.where(x > low, x, xp.full_like(x, low))
+
+
 def loss_of_counts(xp: Namespace, counts: Counts, metric: str, beta: float, eps: float) -> Array:
     """``1 − metric`` of the counts (``(1 − mcc)/2`` for MCC), every division
     ``num / max(den, eps)``: a side with no mass gives a metric term of 0, not ``0/0``."""
     value = metric_from_counts(
         metric, counts.tp, counts.fp, counts.fn, counts.tn, beta=beta,
-        divide=lambda num, den: num / xp.clip(den, min=eps),
+        divide=lambda num, den: num / at_least(xp, den, eps),
         sqrt=lambda x: _safe_sqrt(xp, x, eps),
     )
     return 0.5 * (1.0 - value) if metric == "mcc" else 1.0 - value
@@ -183,4 +191,4 @@ def weighted_mean(xp: Namespace, values: Array, weights: Array | None, eps: floa
     if weights is None:
         return xp.mean(values)
     weights = weights * xp.ones_like(values)
-    return xp.sum(weights * values) / xp.clip(xp.sum(weights), min=eps)
+    return xp.sum(weights * values) / at_least(xp, xp.sum(weights), eps)
