@@ -63,7 +63,8 @@ def check_number(
     """
     if not _is_number(value):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
+    # A comparison, not math.isfinite: Dynamo (torch.compile) cannot trace math.isfinite.
+    if not -math.inf < value < math.inf:  # NaN or ±inf
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     below = value <= low if low_open else value < low
     above = value >= high if high_open else value > high
