@@ -86,7 +86,7 @@ def _power_normalize(xp: Namespace, q: Array, slope: float, axis: int) -> Array:
     powered = xp.where(positive, xp.where(positive, q, xp.ones_like(q)) ** slope,
                        xp.zeros_like(q))
     total = xp.sum(powered, axis=axis, keepdims=True)
-    return powered / xp.clip(total, min=float(xp.finfo(q.dtype).tiny))
+    return powered / xp.clip(total, min=float(xp.finfo(q.dtype).smallest_normal))
 
 
 def class_axis_predictions(xp: Namespace, z: Array, opts: LossOptions, axis: int) -> Array:
