@@ -38,7 +38,9 @@ from metricloss._namespace import (
     namespace_of,
 )
 from metricloss._soft_counts import (
+    along,
     at_least,
+    class_mask,
     counts_of_labels,
     counts_of_true_class,
     loss_of_counts,
@@ -115,7 +117,7 @@ def _per_class_loss(inputs: _Inputs, p: Array, opts: LossOptions) -> Array:
         counts = counts_of_labels(xp, p, inputs.w, axes, need_tn, y=inputs.y)
     else:
         counts = counts_of_labels(xp, p, inputs.w, axes, need_tn,
-                                  mask=_class_mask(xp, inputs.t, p, axis))
+                                  mask=class_mask(xp, inputs.t, p, axis))
     per_class = loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps)
     if opts.average == "none":
         return per_class
@@ -140,31 +142,18 @@ def _pooled_loss(inputs: _Inputs, p: Array, opts: LossOptions, *, rows_sum_to_on
     else:
         w = inputs.w
         if cw is not None:
-            cw_along = _along(xp, cw, axis, ndim)
+            cw_along = along(xp, cw, axis, ndim)
             w = cw_along if w is None else w * cw_along
         if inputs.t is None:
             counts = counts_of_labels(xp, p, w, axes, need_tn, y=inputs.y)
         else:
             counts = counts_of_labels(xp, p, w, axes, need_tn,
-                                      mask=_class_mask(xp, inputs.t, p, axis))
+                                      mask=class_mask(xp, inputs.t, p, axis))
     loss = loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps)
     if opts.average == "samples":
         example_w = None if inputs.example_w is None else xp.reshape(inputs.example_w, (-1,))
         loss = weighted_mean(xp, loss, example_w, opts.eps)
     return loss
-
-
-def _class_mask(xp: Namespace, t: Array, p: Array, axis: int) -> Array:
-    """The boolean one-hot ``t == c`` along ``axis`` (broadcast comparison, no float copy)."""
-    classes = xp.arange(p.shape[axis], dtype=t.dtype, device=device_of(t))
-    return xp.expand_dims(t, axis=axis) == _along(xp, classes, axis, len(p.shape))
-
-
-def _along(xp: Namespace, v: Array, axis: int, ndim: int) -> Array:
-    """The vector ``v`` reshaped to lie along ``axis`` of an ``ndim``-dimensional array."""
-    shape = [1] * ndim
-    shape[axis] = -1
-    return xp.reshape(v, tuple(shape))
 
 
 # --------------------------------------------------------------------------------------------

@@ -28,12 +28,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+import array_api_compat
+
 from metricloss._metric_formulas import NEEDS_TRUE_NEGATIVES, metric_from_counts
-from metricloss._namespace import Array, Namespace
+from metricloss._namespace import Array, Namespace, device_of
 
 __all__ = [
     "Counts",
+    "along",
     "at_least",
+    "class_mask",
     "counts_of_labels",
     "counts_of_true_class",
     "loss_of_counts",
@@ -124,19 +128,19 @@ def counts_of_true_class(
     weights ``Σ w·p = Σ w·y``, and ``p`` is read once.
     """
     idx = xp.expand_dims(t, axis=axis)
-    p_true = xp.take_along_axis(p, idx, axis=axis)
+    p_true = _take_along_axis(xp, p, idx, axis)
     if w is None:
         w_true = None
     elif w.shape[axis] == 1:
         w_true = w
     else:
-        w_true = xp.take_along_axis(w * xp.ones_like(p), idx, axis=axis)
+        w_true = _take_along_axis(xp, w * xp.ones_like(p), idx, axis)
     if class_weights is not None:
         flat = xp.take(class_weights, xp.reshape(t, (-1,)), axis=0)
         # -1: the batch size may be unknown; the other axes are known.
         gathered = xp.reshape(flat, (-1, *tuple(idx.shape)[1:]))
         w_true = gathered if w_true is None else w_true * gathered
-        cw = _along(xp, class_weights, axis, len(p.shape))
+        cw = along(xp, class_weights, axis, len(p.shape))
         w = cw if w is None else w * cw
     # Broadcast at run time (the batch size may be unknown to the Python shape).
     ones = xp.ones_like(p_true)
@@ -150,11 +154,27 @@ def counts_of_true_class(
     return Counts(tp, sp - tp, sy - tp, None)
 
 
-def _along(xp: Namespace, v: Array, axis: int, ndim: int) -> Array:
+def _take_along_axis(xp: Namespace, x: Array, idx: Array, axis: int) -> Array:
+    """``take_along_axis`` (``idx`` of ``x``'s rank, size 1 along ``axis``). PyTorch: the
+    tensor's own ``gather``, because ``torch.take_along_dim`` specializes a dynamic batch size
+    under ``torch.compile(dynamic=True)`` (a constraint violation); elsewhere the standard's."""
+    if array_api_compat.is_torch_namespace(xp):
+        return x.gather(axis, idx)
+    return xp.take_along_axis(x, idx, axis=axis)
+
+
+def along(xp: Namespace, v: Array, axis: int, ndim: int) -> Array:
     """The vector ``v`` reshaped to lie along ``axis`` of an ``ndim``-dimensional array."""
     shape = [1] * ndim
     shape[axis] = -1
     return xp.reshape(v, tuple(shape))
+
+
+def class_mask(xp: Namespace, t: Array, p: Array, axis: int) -> Array:
+    """The boolean one-hot ``t == c`` along ``axis`` of ``p`` (a broadcast comparison of the
+    integer labels ``t`` with ``arange(C)``, no float copy)."""
+    classes = xp.arange(p.shape[axis], dtype=t.dtype, device=device_of(t))
+    return xp.expand_dims(t, axis=axis) == along(xp, classes, axis, len(p.shape))
 
 
 def _safe_sqrt(xp: Namespace, x: Array, eps: float) -> Array:
