@@ -63,16 +63,21 @@ def needs_true_negatives(metric: str) -> bool:
     return metric in NEEDS_TRUE_NEGATIVES
 
 
-def _label_selectors(
-    xp: Namespace, y: Array | None, mask: Array | None
-) -> tuple[Callable[[Array], Array], Callable[[Array], Array]]:
-    """``(on, off)``: ``x`` times the labels and times their complement (``x·y``, ``x·(1−y)``),
-    or the mask's ``where`` (``x`` on the positives / on the negatives, 0 elsewhere)."""
+def _on_positives(xp: Namespace, y: Array | None, mask: Array | None
+                  ) -> Callable[[Array], Array]:
+    """``x ↦ x·y`` (float labels) or ``x`` on the mask's positives and 0 elsewhere."""
     if mask is not None:
-        return (lambda x: xp.where(mask, x, xp.zeros_like(x)),
-                lambda x: xp.where(mask, xp.zeros_like(x), x))
+        return lambda x: xp.where(mask, x, xp.zeros_like(x))
+    return lambda x: x * y
+
+
+def _on_negatives(xp: Namespace, y: Array | None, mask: Array | None
+                  ) -> Callable[[Array], Array]:
+    """``x ↦ x·(1−y)`` (float labels; ``1 − y`` formed once) or ``x`` off the mask."""
+    if mask is not None:
+        return lambda x: xp.where(mask, xp.zeros_like(x), x)
     not_y = 1.0 - y
-    return (lambda x: x * y), (lambda x: x * not_y)
+    return lambda x: x * not_y
 
 
 def counts_of_labels(
@@ -91,10 +96,11 @@ def counts_of_labels(
     Without ``need_tn``: three passes (``Σ w·p·y``, ``Σ w·p``, ``Σ w·y``) and ``tn = None``.
     With it: the four counts, each summed directly (no cancellation when a side is empty).
     """
-    on, off = _label_selectors(xp, y, mask)
+    on = _on_positives(xp, y, mask)
     wp = p if w is None else w * p
     tp = xp.sum(on(wp), axis=axes)
     if need_tn:
+        off = _on_negatives(xp, y, mask)
         wq = 1.0 - p if w is None else w * (1.0 - p)
         return Counts(tp, xp.sum(off(wp), axis=axes), xp.sum(on(wq), axis=axes),
                       xp.sum(off(wq), axis=axes))
