@@ -3,8 +3,11 @@
 The native code is what the papers' reference implementations and most users write: the soft
 counts as separate masked sums ``tp = Σ p·y``, ``fp = Σ p·(1−y)``, ``fn = Σ (1−p)·y`` (and
 ``tn = Σ (1−p)·(1−y)`` where the metric needs it), then the metric per label, then the mean.
-metricloss forms the same counts from ``Σ p·y``, ``Σ p`` and ``Σ y``; the target is a ratio of at
-most 0.67 against this naive form.
+metricloss forms the counts of the metrics without ``tn`` (F1, AnyLoss' F1) from ``Σ p·y``, ``Σ p``
+and ``Σ y``; the target is a ratio of at most 0.67 against this naive form. Metrics with ``tn``
+(MCC here) sum the four counts directly, as the naive code does, so that a label with no
+negatives (or no positives) gets exact zeros in float32 and half precision (issue 11 A): their
+target is parity with the naive form.
 """
 
 from __future__ import annotations
@@ -163,8 +166,8 @@ CASES = [
         inputs=inputs,
         metricloss=lambda m: lambda z, y: m.confusion_metric_loss(z, y, metric="mcc"),
         native=_native("mcc"),
-        target_eager=0.67,
-        target_compiled=0.67,
+        target_eager=1.10,
+        target_compiled=1.05,
         versus="naive",
         rtol=1e-3,
     ),
