@@ -8,5 +8,5 @@ framework is already imported by the user.
 - :mod:`metricloss._xp.jax`: ``jax.nn``'s kernels and its in-graph assertion (checkify).
 
 The layering is: array layer (here) -> :mod:`metricloss._checks` -> losses and metrics ->
-:mod:`metricloss.backends` (the adapters). Nothing here imports from above.
+the framework adapters. Nothing here imports from above.
 """
