@@ -164,8 +164,10 @@ class checks:  # used as a function and a context manager, like torch.no_grad
     ``checks(mode)`` sets the mode globally and returns an object that, used as a context
     manager, restores the previous mode on exit; ``checks()`` changes nothing and its ``mode``
     attribute is the mode in force. The mode is read when a function is traced: a function
-    already compiled by ``jax.jit`` or ``tf.function`` keeps the checks it was traced with
-    (``torch.compile`` recompiles when the mode changes).
+    already traced by ``tf.function`` keeps the checks it was traced with, and so does a
+    Python function traced by ``jax.jit`` (JAX caches traces per function, even across new
+    ``jax.jit`` wrappers: call ``jax.clear_caches()`` after changing the mode);
+    ``torch.compile`` recompiles when the mode changes.
 
     Example:
         >>> import numpy as np

@@ -94,7 +94,9 @@ def _jax_runner() -> tuple[Callable[..., Any], type]:
     from jax.experimental import checkify
 
     def run(fn: Callable[..., Any], *args: np.ndarray) -> float:
-        err, out = checkify.checkify(jax.jit(fn))(*(jax.numpy.asarray(a) for a in args))
+        # A fresh function: JAX caches traces per Python function, across jax.jit wrappers.
+        fresh = jax.jit(lambda *a: fn(*a))
+        err, out = checkify.checkify(fresh)(*(jax.numpy.asarray(a) for a in args))
         err.throw()
         return float(out)
 
