@@ -20,6 +20,7 @@ from metricloss._namespace import (
     assert_all,
     compute_dtype,
     device_of,
+    eager_min_max,
     is_eager,
     namespace_of,
 )
@@ -117,9 +118,27 @@ def check_choice(name: str, value: Any, valid: Iterable[str]) -> str:
     return value
 
 
+# (namespace name, dtype, kind) -> xp.isdtype's answer. A plain dict (torch.compile traces
+# dict lookups); dtypes are few, and isdtype costs microseconds per call in JAX and TensorFlow.
+_ISDTYPE: dict[tuple[str, Any, Any], bool] = {}
+
+
+def _isdtype(xp: Namespace, dtype: Any, kind: Any) -> bool:
+    key = (xp.__name__, dtype, kind)
+    found = _ISDTYPE.get(key)
+    if found is None:
+        found = _ISDTYPE[key] = bool(xp.isdtype(dtype, kind))
+    return found
+
+
+def _astype(xp: Namespace, x: Array, dtype: Any) -> Array:
+    """``x`` in ``dtype``; ``x`` itself (no dispatch) when it already has it."""
+    return x if x.dtype == dtype else xp.astype(x, dtype)
+
+
 def check_floating(xp: Namespace, name: str, x: Array) -> None:
     """``TypeError`` unless ``x`` has a real floating dtype."""
-    if not xp.isdtype(x.dtype, "real floating"):
+    if not _isdtype(xp, x.dtype, "real floating"):
         raise TypeError(f"{name} must have a floating-point dtype, got {x.dtype}")
 
 
@@ -244,22 +263,17 @@ def check_eager_range(
         return
     if math.prod(tuple(x.shape)) == 0:
         return
-    # Two read-only reductions (no element-wise temporaries) and one host read. NaN makes
-    # min/max NaN: the plain comparisons are then false (NaN passes), the negated ones true.
-    smallest, largest = xp.min(x), xp.max(x)
+    # One native min/max pass read at once (the array is on the host: no sync), then Python
+    # comparisons. NaN makes min/max NaN: the plain comparisons are then false (NaN passes),
+    # the negated ones true.
+    smallest, largest = eager_min_max(xp, x)
     if allow_nan:
         below = (smallest <= low) if low_open else (smallest < low)
         above = (largest >= high) if high_open else (largest > high)
     else:
-        below = xp.logical_not((smallest > low) if low_open else (smallest >= low))
-        above = xp.logical_not((largest < high) if high_open else (largest <= high))
-    bad = xp.logical_or(below, above)
-    if not is_eager(bad):  # x is concrete but closed over inside a trace (jax.jit)
-        if checks_always():
-            assert_all(xp, xp.logical_not(bad), _range_message(name, low, high, low_open,
-                                                               high_open, allow_nan))
-        return
-    if bool(bad):
+        below = not ((smallest > low) if low_open else (smallest >= low))
+        above = not ((largest < high) if high_open else (largest <= high))
+    if below or above:
         raise ValueError(_range_message(name, low, high, low_open, high_open, allow_nan))
 
 
@@ -282,8 +296,12 @@ def check_eager_indices(
     """``ValueError`` if the integer array ``idx`` (eager, on the host) holds an entry outside
     ``[0, n)`` other than ``ignore``; the message gives the count and the largest such entry."""
     eager = is_eager(idx)
-    if eager and 0 in tuple(idx.shape):
-        return
+    if eager:
+        if 0 in tuple(idx.shape):
+            return
+        smallest, largest = eager_min_max(xp, idx)
+        if smallest >= 0 and largest < n:  # the common case: one pass, one read
+            return
     bad = xp.logical_or(idx < 0, idx >= n)
     if ignore is not None:
         bad = xp.logical_and(bad, idx != ignore)
@@ -306,11 +324,11 @@ def check_eager_indices(
 
 def as_float_labels(xp: Namespace, labels: Array, dtype: Any, name: str = "labels") -> Array:
     """Labels (bool, int or float) cast to ``dtype``, checked to lie in [0, 1] in eager mode."""
-    if not (xp.isdtype(labels.dtype, "bool") or xp.isdtype(labels.dtype, ("integral",
-                                                                          "real floating"))):
+    is_bool = _isdtype(xp, labels.dtype, "bool")
+    if not (is_bool or _isdtype(xp, labels.dtype, ("integral", "real floating"))):
         raise TypeError(f"{name} must be bool, integer or floating, got {labels.dtype}")
-    out = xp.astype(labels, dtype, copy=False)
-    if not xp.isdtype(labels.dtype, "bool"):
+    out = _astype(xp, labels, dtype)
+    if not is_bool:
         check_eager_range(xp, name, out, 0.0, 1.0)
     return out
 
@@ -337,7 +355,7 @@ def prepare_inputs(
             f"{logits_name} must have shape (B,) or (B, L), got {shape}"
         )
     dtype = compute_dtype(xp, logits.dtype)
-    z = xp.astype(logits, dtype, copy=False)
+    z = _astype(xp, logits, dtype)
     y = as_float_labels(xp, labels, dtype)
     if len(shape) == 1:
         # -1, not shape[0]: the batch size is unknown (None) inside a Keras tf.function trace.
@@ -380,7 +398,7 @@ def prepare_weights(
         if not (weights >= 0 and math.isfinite(weights)):
             raise ValueError(f"weights must be finite and non-negative, got {weights}")
         return xp.full((1, 1), float(weights), dtype=ref.dtype, device=device_of(ref))
-    if not xp.isdtype(weights.dtype, ("integral", "real floating")):
+    if not _isdtype(xp, weights.dtype, ("integral", "real floating")):
         raise TypeError(f"weights must be numeric, got {weights.dtype}")
     w_shape = tuple(weights.shape)
     if len(w_shape) == 0:
@@ -410,7 +428,7 @@ def prepare_weights(
             f"{caller_shape}: (), ({batch},), ({batch}, 1), (1, {width}) or ({batch}, {width}); "
             f"got {w_shape}"
         )
-    w = xp.astype(weights, ref.dtype, copy=False)
+    w = _astype(xp, weights, ref.dtype)
     if w_shape != target:
         w = xp.reshape(w, target)
     check_eager_range(xp, "weights", w, 0.0, math.inf, high_open=True, allow_nan=False)

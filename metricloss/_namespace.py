@@ -33,6 +33,7 @@ __all__ = [
     "assert_all",
     "compute_dtype",
     "device_of",
+    "eager_min_max",
     "index_dtype",
     "is_eager",
     "is_half",
@@ -64,8 +65,20 @@ def library_of(x: Array) -> str:
     ``"tensorflow"``, ``"array_api_strict"``, ``"cupy"``; else the top-level module of its type).
 
     ``isinstance`` tests only (against types found in ``sys.modules``): Dynamo traces them, so a
-    ``torch.nn.Parameter`` is recognised inside ``torch.compile(fullgraph=True)``.
+    ``torch.nn.Parameter`` is recognised inside ``torch.compile(fullgraph=True)``. The types
+    found so far are kept in a short list, scanned first.
     """
+    for cls, library in _KNOWN_TYPES:
+        if isinstance(x, cls):
+            return library
+    return _library_of_slow(x)
+
+
+# (array type, library) of the frameworks seen so far; extended by _library_of_slow.
+_KNOWN_TYPES: list[tuple[type, str]] = []
+
+
+def _library_of_slow(x: Array) -> str:
     for library, module_name, type_names in _ARRAY_TYPES:
         module = sys.modules.get(module_name)
         if module is None:
@@ -73,6 +86,8 @@ def library_of(x: Array) -> str:
         for type_name in type_names:
             cls = getattr(module, type_name, None)
             if cls is not None and isinstance(x, cls):
+                if (cls, library) not in _KNOWN_TYPES:
+                    _KNOWN_TYPES.append((cls, library))
                 return library
     module = type(x).__module__.split(".")[0]
     return "jax" if module == "jaxlib" else module
@@ -228,6 +243,17 @@ def is_eager(x: Array) -> bool:
     if library == "cupy":
         return False
     return not array_api_compat.is_lazy_array(x)
+
+
+def eager_min_max(xp: Namespace, x: Array) -> tuple[float, float]:
+    """The smallest and largest entries of the non-empty array ``x``, for which
+    :func:`is_eager` is ``True``, as Python floats (NaN if ``x`` holds a NaN), in one native
+    pass where the framework has one (``torch.aminmax``; NumPy's view of a JAX or TensorFlow
+    CPU array, with no dispatch per operation)."""
+    library = library_of(x)
+    if library in ("torch", "jax", "tensorflow"):
+        return _layer(library).eager_min_max(x)
+    return float(xp.min(x)), float(xp.max(x))
 
 
 def _layer(library: str) -> ModuleType:

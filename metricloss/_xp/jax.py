@@ -6,6 +6,7 @@ from typing import Any
 
 import jax
 import jax.nn
+import numpy as np
 from jax.experimental import checkify
 
 Array = Any
@@ -45,3 +46,10 @@ def assert_all(ok: Array, message: str) -> None:
     it with ``checkify.checkify`` and calls ``err.throw()`` (a traced function holding a check
     that is not functionalised by checkify raises when it is staged)."""
     checkify.check(ok, message)
+
+
+def eager_min_max(x: Array) -> tuple[float, float]:
+    """Smallest and largest entries of a concrete CPU array, through NumPy's view of it (no
+    JAX dispatch per operation); NaN propagates."""
+    a = np.asarray(x)
+    return float(a.min()), float(a.max())

@@ -508,3 +508,12 @@ def assert_all(ok: Array, message: str) -> None:
     in the graph and it raises ``InvalidArgumentError`` carrying ``message`` when run. XLA
     (``jit_compile=True``) compiles Assert ops to nothing: there the check cannot run."""
     tf.debugging.Assert(ok, [message])
+
+
+def eager_min_max(x: Array) -> tuple[builtins.float, builtins.float]:
+    """Smallest and largest entries of an eager CPU tensor, through NumPy's view of it (no
+    TensorFlow dispatch per operation); NaN propagates."""
+    import numpy as np
+
+    a = np.asarray(x.numpy())
+    return builtins.float(a.min()), builtins.float(a.max())

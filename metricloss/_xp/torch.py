@@ -53,3 +53,12 @@ def assert_all(ok: Array, message: str) -> None:
     ``RuntimeError`` carrying ``message``).
     """
     torch._assert_async(ok, message)
+
+
+def eager_min_max(x: Array) -> tuple[float, float]:
+    """Smallest and largest entries of a CPU tensor in one pass (``torch.aminmax``), read at
+    once; NaN propagates."""
+    if x.dtype == torch.bool:
+        x = x.to(torch.uint8)
+    lo, hi = torch.aminmax(x.detach())
+    return float(lo), float(hi)
