@@ -62,7 +62,6 @@ def test_logsumexp_handles_all_minus_infinity_rows(xp) -> None:
 
 def test_core_never_imports_from_the_adapters_folder() -> None:
     import pathlib
-
     import re
 
     root = pathlib.Path(__file__).resolve().parents[1] / "metricloss"
