@@ -7,6 +7,7 @@ Losses: :mod:`metricloss.confusion` (sigmoidF1, AnyLoss, any confusion-matrix me
 metrics) and :mod:`metricloss.thresholds` (per-label threshold tuning).
 """
 
+from metricloss._checks import checks
 from metricloss.confusion import (
     any_loss,
     confusion_metric_loss,
@@ -55,6 +56,7 @@ __all__ = [
     "any_loss",
     "average_precision_score",
     "binarize",
+    "checks",
     "confusion_counts",
     "confusion_metric_loss",
     "dual_value",

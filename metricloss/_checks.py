@@ -2,9 +2,10 @@
 
 Each check raises at once with the argument's name in the message: ``TypeError`` for a wrong
 kind of array or dtype, ``ValueError`` for a wrong shape, an unknown name or a value out of range.
-Value checks (labels in [0, 1], non-negative weights, indices in range) read array values and so
-run only in eager mode on the host (:func:`metricloss._namespace.is_eager`); under tracing they
-are documented as unchecked. Nothing is ever clipped silently.
+Value checks (labels in [0, 1], non-negative weights, indices in range) read array values: by
+default they run only in eager mode on the host (:func:`metricloss._namespace.is_eager`) and
+vanish under tracing. The opt-in checked mode (:func:`checks`) keeps them inside compiled code as
+in-graph assertions. Nothing is ever clipped silently.
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ from typing import Any
 from metricloss._namespace import (
     Array,
     Namespace,
+    assert_all,
     compute_dtype,
     device_of,
+    eager_min_max,
     is_eager,
     namespace_of,
 )
 
 __all__ = [
+    "CHECK_MODES",
     "as_float_labels",
     "check_bool",
     "check_choice",
@@ -32,6 +36,8 @@ __all__ = [
     "check_integer",
     "check_number",
     "check_same_shape",
+    "checks",
+    "checks_always",
     "prepare_inputs",
     "prepare_weights",
     "require_array",
@@ -114,9 +120,27 @@ def check_choice(name: str, value: Any, valid: Iterable[str]) -> str:
     return value
 
 
+# (namespace name, dtype, kind) -> xp.isdtype's answer. A plain dict (torch.compile traces
+# dict lookups); dtypes are few, and isdtype costs microseconds per call in JAX and TensorFlow.
+_ISDTYPE: dict[tuple[str, Any, Any], bool] = {}
+
+
+def _isdtype(xp: Namespace, dtype: Any, kind: Any) -> bool:
+    key = (xp.__name__, dtype, kind)
+    found = _ISDTYPE.get(key)
+    if found is None:
+        found = _ISDTYPE[key] = bool(xp.isdtype(dtype, kind))
+    return found
+
+
+def _astype(xp: Namespace, x: Array, dtype: Any) -> Array:
+    """``x`` in ``dtype``; ``x`` itself (no dispatch) when it already has it."""
+    return x if x.dtype == dtype else xp.astype(x, dtype)
+
+
 def check_floating(xp: Namespace, name: str, x: Array) -> None:
     """``TypeError`` unless ``x`` has a real floating dtype."""
-    if not xp.isdtype(x.dtype, "real floating"):
+    if not _isdtype(xp, x.dtype, "real floating"):
         raise TypeError(f"{name} must have a floating-point dtype, got {x.dtype}")
 
 
@@ -128,6 +152,92 @@ def check_same_shape(name: str, x: Array, ref_name: str, ref: Array) -> None:
         )
 
 
+# --------------------------------------------------------------------------------------------
+# The checked mode: value checks kept inside compiled code
+# --------------------------------------------------------------------------------------------
+
+CHECK_MODES = ("eager", "always")
+
+# A plain module global read at trace time (torch.compile guards on it and recompiles when it
+# changes; jax.jit and tf.function keep what they traced).
+_MODE = {"mode": "eager"}
+
+
+class checks:  # used as a function and a context manager, like torch.no_grad
+    """Choose where the value checks run: ``"eager"`` (default) or ``"always"``.
+
+    The value checks are the ones that read array values: labels in [0, 1], weights finite and
+    non-negative, class indices in range, ``lambdas`` and targets in their ranges.
+
+    - ``"eager"`` (default, no cost under compilation): they raise ``ValueError`` at once when
+      the values can be read on the host without a device sync (NumPy, and PyTorch, JAX and
+      TensorFlow eager on the CPU). Inside ``jax.jit``, ``torch.compile``, ``tf.function``, and
+      on an accelerator, they do not run: labels of 2.0 then give a loss, silently.
+    - ``"always"``: where the values cannot be read eagerly, each check becomes an assertion
+      inside the computation: ``torch._assert_async`` in PyTorch (a ``RuntimeError`` carrying
+      the message; asynchronous on an accelerator), ``tf.debugging.Assert`` in TensorFlow
+      (``InvalidArgumentError`` from inside ``tf.function``; XLA, ``jit_compile=True``, drops
+      assertions, so there the checks still cannot run), and
+      ``jax.experimental.checkify.check`` in JAX: wrap the jitted function with
+      ``checkify.checkify`` and call ``err.throw()`` on the error it returns (staging a check
+      without ``checkify`` raises an error that says so).
+
+    ``checks(mode)`` sets the mode globally and returns an object that, used as a context
+    manager, restores the previous mode on exit; ``checks()`` changes nothing and its ``mode``
+    attribute is the mode in force. The mode is read when a function is traced: a function
+    already traced by ``tf.function`` keeps the checks it was traced with, and so does a
+    Python function traced by ``jax.jit`` (JAX caches traces per function, even across new
+    ``jax.jit`` wrappers: call ``jax.clear_caches()`` after changing the mode);
+    ``torch.compile`` recompiles when the mode changes.
+
+    Example:
+        >>> import numpy as np
+        >>> import metricloss
+        >>> with metricloss.checks("always"):
+        ...     metricloss.checks().mode
+        'always'
+        >>> metricloss.checks().mode
+        'eager'
+    """
+
+    def __init__(self, mode: str | None = None):
+        self.previous = _MODE["mode"]
+        if mode is not None:
+            _MODE["mode"] = check_choice("mode", mode, CHECK_MODES)
+        self.mode = _MODE["mode"]
+
+    def __enter__(self) -> checks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _MODE["mode"] = self.previous
+
+    def __repr__(self) -> str:
+        return f"metricloss.checks({self.mode!r})"
+
+
+def checks_always() -> bool:
+    """Whether the checked mode (:class:`checks` ``"always"``) is on."""
+    return _MODE["mode"] == "always"
+
+
+def _outside(xp: Namespace, x: Array, low: float, high: float, low_open: bool,
+             high_open: bool, allow_nan: bool) -> Array:
+    """0-d boolean array: some entry of ``x`` lies outside the interval (NaN counts as outside
+    when not ``allow_nan``). One pass of comparisons and an ``any`` (empty arrays: ``False``)."""
+    if allow_nan:
+        below = (x <= low) if low_open else (x < low)
+        above = (x >= high) if high_open else (x > high)
+    else:  # a NaN fails both negated comparisons
+        below = xp.logical_not((x > low) if low_open else (x >= low))
+        above = xp.logical_not((x < high) if high_open else (x <= high))
+    return xp.any(xp.logical_or(below, above))
+
+
+def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
+    return f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+
+
 def check_eager_range(
     xp: Namespace,
     name: str,
@@ -136,23 +246,44 @@ def check_eager_range(
     high: float,
     *,
     low_open: bool = False,
+    high_open: bool = False,
+    allow_nan: bool = True,
 ) -> None:
-    """``ValueError`` if ``x`` (eager, on the host) holds a value outside ``[low, high]``.
+    """``ValueError`` if ``x`` (eager, on the host) holds a value outside the interval from
+    ``low`` to ``high`` (open at an end when ``low_open``/``high_open``).
 
-    NaN passes: a NaN input yields a NaN loss, as the SPEC allows. Under tracing, or on an
-    accelerator (where reading the answer would be a device sync), nothing is checked.
+    NaN passes unless ``allow_nan`` is false: a NaN input yields a NaN loss, as the SPEC allows.
+    Under tracing, or on an accelerator (where reading the answer would be a device sync),
+    nothing is checked by default; in the checked mode (:class:`checks` ``"always"``) the same
+    condition is asserted inside the computation instead.
     """
-    if not is_eager(x) or math.prod(tuple(x.shape)) == 0:
+    if not is_eager(x):
+        if checks_always():
+            bad = _outside(xp, x, low, high, low_open, high_open, allow_nan)
+            assert_all(xp, xp.logical_not(bad), _range_message(name, low, high, low_open,
+                                                               high_open, allow_nan))
         return
-    # Two read-only reductions: cheaper than element-wise comparisons and their temporaries.
-    # A NaN makes min/max NaN and both comparisons false, so NaN passes.
-    smallest, largest = xp.min(x), xp.max(x)
-    below = (smallest <= low) if low_open else (smallest < low)
-    if not is_eager(below):  # x is concrete but closed over inside a trace (jax.jit)
+    if math.prod(tuple(x.shape)) == 0:
         return
-    if bool(below) or bool(largest > high):
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{name} must lie in {bracket}{low}, {high}]; found values outside it")
+    # One native min/max pass read at once (the array is on the host: no sync), then Python
+    # comparisons. NaN makes min/max NaN: the plain comparisons are then false (NaN passes),
+    # the negated ones true.
+    smallest, largest = eager_min_max(xp, x)
+    if allow_nan:
+        below = (smallest <= low) if low_open else (smallest < low)
+        above = (largest >= high) if high_open else (largest > high)
+    else:
+        below = not ((smallest > low) if low_open else (smallest >= low))
+        above = not ((largest < high) if high_open else (largest <= high))
+    if below or above:
+        raise ValueError(_range_message(name, low, high, low_open, high_open, allow_nan))
+
+
+def _range_message(name: str, low: float, high: float, low_open: bool, high_open: bool,
+                   allow_nan: bool) -> str:
+    extra = "" if allow_nan else " and be finite (no NaN)"
+    return (f"{name} must lie in {_interval(low, high, low_open, high_open)}{extra}; "
+            f"found values outside it")
 
 
 def check_eager_indices(
@@ -166,12 +297,21 @@ def check_eager_indices(
 ) -> None:
     """``ValueError`` if the integer array ``idx`` (eager, on the host) holds an entry outside
     ``[0, n)`` other than ``ignore``; the message gives the count and the largest such entry."""
-    if not is_eager(idx) or 0 in tuple(idx.shape):
-        return
+    eager = is_eager(idx)
+    if eager:
+        if 0 in tuple(idx.shape):
+            return
+        smallest, largest = eager_min_max(xp, idx)
+        if smallest >= 0 and largest < n:  # the common case: one pass, one read
+            return
     bad = xp.logical_or(idx < 0, idx >= n)
     if ignore is not None:
         bad = xp.logical_and(bad, idx != ignore)
-    if not is_eager(bad):  # concrete indices closed over by a traced function (jax.jit)
+    if not eager or not is_eager(bad):  # traced, on an accelerator, or closed over (jax.jit)
+        if checks_always():
+            also = f" or {ignore_name} ({ignore})" if ignore is not None else ""
+            assert_all(xp, xp.logical_not(xp.any(bad)),
+                       f"{name} must hold class indices in [0, {n}){also}")
         return
     if bool(xp.any(bad)):
         # The largest offending entry: the fill value min(idx) never exceeds a bad entry.
@@ -186,11 +326,11 @@ def check_eager_indices(
 
 def as_float_labels(xp: Namespace, labels: Array, dtype: Any, name: str = "labels") -> Array:
     """Labels (bool, int or float) cast to ``dtype``, checked to lie in [0, 1] in eager mode."""
-    if not (xp.isdtype(labels.dtype, "bool") or xp.isdtype(labels.dtype, ("integral",
-                                                                          "real floating"))):
+    is_bool = _isdtype(xp, labels.dtype, "bool")
+    if not (is_bool or _isdtype(xp, labels.dtype, ("integral", "real floating"))):
         raise TypeError(f"{name} must be bool, integer or floating, got {labels.dtype}")
-    out = xp.astype(labels, dtype, copy=False)
-    if not xp.isdtype(labels.dtype, "bool"):
+    out = _astype(xp, labels, dtype)
+    if not is_bool:
         check_eager_range(xp, name, out, 0.0, 1.0)
     return out
 
@@ -217,7 +357,7 @@ def prepare_inputs(
             f"{logits_name} must have shape (B,) or (B, L), got {shape}"
         )
     dtype = compute_dtype(xp, logits.dtype)
-    z = xp.astype(logits, dtype, copy=False)
+    z = _astype(xp, logits, dtype)
     y = as_float_labels(xp, labels, dtype)
     if len(shape) == 1:
         # -1, not shape[0]: the batch size is unknown (None) inside a Keras tf.function trace.
@@ -233,34 +373,71 @@ def prepare_weights(
     ref: Array,
     caller_shape: tuple[int, ...] | None = None,
 ) -> Array | None:
-    """Per-example weights: ``None``, a scalar, ``(B,)`` or ``(B, L)``, returned as ``None`` or
-    an array of shape ``(1, 1)``, ``(B, 1)`` or ``(B, L)`` in the dtype and on the device of the
-    2-D array ``ref``; negative values raise (eager)."""
+    """Weights as an array that broadcasts against the 2-D array ``ref`` ``(B, L)``.
+
+    Accepted: ``None``, a Python number, or an array of shape ``()``, ``(B,)`` (one weight per
+    example, whatever ``L``: not NumPy's trailing-axis broadcasting), ``(1,)``, or any 2-D
+    shape that broadcasts to ``(B, L)``: ``(B, L)``, ``(B, 1)``, ``(1, L)``, ``(1, 1)``; also
+    ``caller_shape`` (the caller's own labels shape, e.g. ``(B,)`` for binary input). Returned
+    as ``None`` or a 2-D array of shape ``(1, 1)``, ``(B, 1)``, ``(1, L)`` or ``(B, L)`` in the
+    dtype and on the device of ``ref``.
+
+    Raises:
+        TypeError: for a non-numeric array or another type.
+        ValueError: for another shape (a 1-D array whose length is not ``B`` is refused: per
+            label weights are written ``(1, L)``), and, eagerly, for a negative, infinite or
+            NaN weight.
+    """
     if weights is None:
         return None
     shape2d = tuple(ref.shape)
-    batch = shape2d[0]
+    batch, width = shape2d
     caller_shape = caller_shape or shape2d
     if isinstance(weights, bool) or not (isinstance(weights, int | float) or hasattr(weights,
                                                                                     "shape")):
         raise TypeError(f"weights must be None, a number or an array, got {type(weights).__name__}")
     if isinstance(weights, int | float):
-        if not weights >= 0:
-            raise ValueError(f"weights must be non-negative, got {weights}")
+        if not (weights >= 0 and math.isfinite(weights)):
+            raise ValueError(f"weights must be finite and non-negative, got {weights}")
         return xp.full((1, 1), float(weights), dtype=ref.dtype, device=device_of(ref))
-    if not xp.isdtype(weights.dtype, ("integral", "real floating")):
+    if not _isdtype(xp, weights.dtype, ("integral", "real floating")):
         raise TypeError(f"weights must be numeric, got {weights.dtype}")
     w_shape = tuple(weights.shape)
-    w = xp.astype(weights, ref.dtype)
-    if w_shape == ():
-        w = xp.reshape(w, (1, 1))
-    elif w_shape == (batch,):
-        w = xp.reshape(w, (batch, 1))
-    elif w_shape in (shape2d, caller_shape):
-        w = xp.reshape(w, shape2d)
+    if len(w_shape) == 0:
+        target: tuple[Any, ...] | None = (1, 1)
+    elif len(w_shape) == 1:
+        if w_shape[0] == 1:
+            target = (1, 1)
+        elif _same_size(w_shape[0], batch):
+            target = (-1, 1)  # -1: the batch size may be unknown (None) under tracing
+        elif len(caller_shape) == 1:
+            target = None
+        else:
+            raise ValueError(
+                f"weights must be a scalar or have shape broadcasting to the labels "
+                f"{caller_shape}; 1-D weights are per example and must have length "
+                f"B = {batch}, got {w_shape}; for per-label weights pass shape (1, {width})"
+            )
+    elif len(w_shape) == 2 and all(
+        d == 1 or _same_size(d, full) for d, full in zip(w_shape, shape2d, strict=True)
+    ):
+        target = w_shape  # already 2-D and broadcastable: no reshape
     else:
+        target = None
+    if target is None:
         raise ValueError(
-            f"weights must be a scalar or have shape ({batch},) or {caller_shape}, got {w_shape}"
+            f"weights must be a scalar or have shape broadcasting to the labels "
+            f"{caller_shape}: (), ({batch},), ({batch}, 1), (1, {width}) or ({batch}, {width}); "
+            f"got {w_shape}"
         )
-    check_eager_range(xp, "weights", w, 0.0, float("inf"))
+    w = _astype(xp, weights, ref.dtype)
+    if w_shape != target:
+        w = xp.reshape(w, target)
+    check_eager_range(xp, "weights", w, 0.0, math.inf, high_open=True, allow_nan=False)
     return w
+
+
+def _same_size(a: Any, b: Any) -> bool:
+    """Two axis lengths, either unknown (``None`` under a Keras trace): equal or both unknown.
+    An unknown length is taken as matching a known one (the graph checks it when it runs)."""
+    return a is None or b is None or a == b

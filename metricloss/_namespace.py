@@ -1,23 +1,28 @@
-"""Array namespaces, dtypes, devices and native numerical kernels.
+"""Array namespaces, dtypes, devices, native numerical kernels and in-graph assertions.
 
 Every core function starts here: :func:`namespace_of` returns the array-API namespace shared by
-its inputs (array-api-compat for NumPy, CuPy, PyTorch, JAX and array-api-strict; our own
-:mod:`metricloss.backends.tensorflow` for TensorFlow). No framework is imported to ask: a
-TensorFlow tensor is recognised by looking in ``sys.modules``, as einops does, so importing
-metricloss never imports torch, jax or tensorflow.
+its inputs (array-api-compat's for NumPy and PyTorch, ``jax.numpy``, array-api-strict, and our
+own :mod:`metricloss._xp.tensorflow` for TensorFlow). No framework is imported to ask: an array
+is recognised by ``isinstance`` against the array types of the frameworks already present in
+``sys.modules``, as einops does, so importing metricloss never imports torch, jax or tensorflow,
+and the test traces under ``torch.compile(fullgraph=True)`` (``type(x).__module__`` does not).
 
-The primitives the standard lacks (``sigmoid``, ``log_sigmoid``, ``softplus``, ``logsumexp``,
-``softmax``, ``log_softmax``)
-dispatch to the framework's native kernel where one exists (they are faster and fuse better:
-a tanh-based sigmoid makes a jitted JAX forward+backward 2.4x slower than ``jax.nn.sigmoid``),
-with a numerically stable pure-standard fallback.
+Everything framework-specific lives in the private array layer :mod:`metricloss._xp`, loaded
+from here only once its framework is imported: the TensorFlow namespace, and each framework's
+native kernels (``sigmoid``, ``log_sigmoid``, ``softplus``, ``logsumexp``, ``softmax``,
+``log_softmax``: faster and better fused than the pure-standard fallback, which is numerically
+stable and used for NumPy and array-api-strict) and in-graph assertion (:func:`assert_all`).
+
+On the hot path nothing here calls array-api-compat's ``functools.lru_cache``-decorated helpers
+(``array_namespace``, ``is_torch_namespace``, ``device``): ``torch.compile`` warns on every one
+of them. The namespace of a known library is looked up in a plain dict.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import array_api_compat
@@ -25,13 +30,17 @@ import array_api_compat
 __all__ = [
     "Array",
     "Namespace",
+    "assert_all",
     "compute_dtype",
     "device_of",
+    "eager_min_max",
     "index_dtype",
     "is_eager",
+    "is_half",
     "kernels",
     "library_of",
     "namespace_of",
+    "resolve_namespace",
 ]
 
 Array = Any
@@ -39,30 +48,78 @@ Namespace = Any
 
 _PYTHON_SCALARS = (bool, int, float, complex)
 
-
-def _tensorflow_tensor_types() -> tuple[type, ...]:
-    tf = sys.modules.get("tensorflow")
-    if tf is None:
-        return ()
-    types: list[type] = [tf.Tensor, tf.Variable]
-    return tuple(types)
+# (library, module looked up in sys.modules, names of its array types in that module). A
+# framework absent from sys.modules has no arrays alive, so it is never imported to ask.
+_ARRAY_TYPES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("numpy", "numpy", ("ndarray", "generic")),
+    ("torch", "torch", ("Tensor",)),
+    ("jax", "jax", ("Array",)),
+    ("tensorflow", "tensorflow", ("Tensor", "Variable")),
+    ("array_api_strict", "array_api_strict", ("Array",)),
+    ("cupy", "cupy", ("ndarray",)),
+)
 
 
 def library_of(x: Array) -> str:
-    """Name of the library that owns array ``x`` (``"numpy"``, ``"torch"``, ``"jax"``, ...)."""
-    tf_types = _tensorflow_tensor_types()
-    if tf_types and isinstance(x, tf_types):
-        return "tensorflow"
+    """Name of the library that owns array ``x`` (``"numpy"``, ``"torch"``, ``"jax"``,
+    ``"tensorflow"``, ``"array_api_strict"``, ``"cupy"``; else the top-level module of its type).
+
+    ``isinstance`` tests only (against types found in ``sys.modules``): Dynamo traces them, so a
+    ``torch.nn.Parameter`` is recognised inside ``torch.compile(fullgraph=True)``. The types
+    found so far are kept in a short list, scanned first.
+    """
+    for cls, library in _KNOWN_TYPES:
+        if isinstance(x, cls):
+            return library
+    return _library_of_slow(x)
+
+
+# (array type, library) of the frameworks seen so far; extended by _library_of_slow.
+_KNOWN_TYPES: list[tuple[type, str]] = []
+
+
+def _library_of_slow(x: Array) -> str:
+    for library, module_name, type_names in _ARRAY_TYPES:
+        module = sys.modules.get(module_name)
+        if module is None:
+            continue
+        for type_name in type_names:
+            cls = getattr(module, type_name, None)
+            if cls is not None and isinstance(x, cls):
+                if (cls, library) not in _KNOWN_TYPES:
+                    _KNOWN_TYPES.append((cls, library))
+                return library
     module = type(x).__module__.split(".")[0]
-    if module == "jaxlib":
-        return "jax"
-    return module
+    return "jax" if module == "jaxlib" else module
 
 
-def _tensorflow_namespace() -> Namespace:
-    from metricloss.backends import tensorflow as tf_namespace
+def _load_namespace(library: str) -> Namespace | None:
+    if library == "numpy":
+        import array_api_compat.numpy as ns
+    elif library == "torch":
+        import array_api_compat.torch as ns
+    elif library == "jax":
+        ns = sys.modules["jax"].numpy
+    elif library == "tensorflow":
+        from metricloss._xp import tensorflow as ns
+    elif library == "array_api_strict":
+        ns = sys.modules["array_api_strict"]
+    else:
+        return None
+    return ns
 
-    return tf_namespace
+
+# A plain dict, not functools.lru_cache: torch.compile traces through dict lookups silently.
+_NAMESPACES: dict[str, Namespace] = {}
+
+
+def _namespace_of_library(library: str) -> Namespace | None:
+    ns = _NAMESPACES.get(library)
+    if ns is None:
+        ns = _load_namespace(library)
+        if ns is not None:
+            _NAMESPACES[library] = ns
+    return ns
 
 
 def namespace_of(**arrays: Array) -> Namespace:
@@ -79,16 +136,18 @@ def namespace_of(**arrays: Array) -> Namespace:
     }
     if not present:
         raise TypeError(f"expected at least one array among {', '.join(arrays)}, got none")
+    libraries = {}
     for name, a in present.items():
         if not (hasattr(a, "shape") and hasattr(a, "dtype")):
             raise TypeError(f"{name} must be an array, got {type(a).__name__}")
-    libraries = {name: library_of(a) for name, a in present.items()}
-    distinct = sorted(set(libraries.values()))
+        libraries[name] = library_of(a)
+    distinct = set(libraries.values())
     if len(distinct) > 1:
         described = ", ".join(f"{name} is a {lib} array" for name, lib in libraries.items())
         raise TypeError(f"arrays from different libraries cannot be mixed: {described}")
-    if distinct == ["tensorflow"]:
-        return _tensorflow_namespace()
+    ns = _namespace_of_library(distinct.pop())
+    if ns is not None:
+        return ns
     try:
         return array_api_compat.array_namespace(*present.values())
     except TypeError as err:
@@ -96,9 +155,55 @@ def namespace_of(**arrays: Array) -> Namespace:
         raise TypeError(f"unsupported array type ({described}): {err}") from None
 
 
+_MODULE_LIBRARIES = {
+    "numpy": "numpy",
+    "torch": "torch",
+    "jax.numpy": "jax",
+    "jax": "jax",
+    "tensorflow": "tensorflow",
+    "tensorflow.experimental.numpy": "tensorflow",
+    "array_api_compat.numpy": "numpy",
+    "array_api_compat.torch": "torch",
+    "array_api_strict": "array_api_strict",
+    "metricloss._xp.tensorflow": "tensorflow",
+}
+
+
+def resolve_namespace(xp: Any = None, like: Array = None) -> Namespace:
+    """The array-API namespace for a framework module or an example array.
+
+    ``xp`` may be what a user naturally passes: the module ``numpy``, ``torch``, ``jax.numpy``
+    (or ``jax``), ``tensorflow``, as well as an array-API namespace (array-api-compat's,
+    array-api-strict, :mod:`metricloss._xp.tensorflow`), which is returned as it is.
+    ``like`` is an array whose namespace is taken instead (for arrays to be created on its
+    library). Exactly one of them must be given.
+
+    Raises:
+        TypeError: if neither or both are given, or ``xp`` is not a known module or namespace.
+    """
+    if (xp is None) == (like is None):
+        raise TypeError("give exactly one of xp (a module such as numpy, torch, jax.numpy, "
+                        "tensorflow) and like (an array)")
+    if like is not None:
+        return namespace_of(like=like)
+    name = getattr(xp, "__name__", None)
+    library = _MODULE_LIBRARIES.get(name) if isinstance(name, str) else None
+    if library is not None:
+        return _namespace_of_library(library)
+    if isinstance(xp, ModuleType | SimpleNamespace) and hasattr(xp, "isdtype") and hasattr(
+            xp, "asarray"):
+        return xp  # already an array-API namespace (e.g. array_api_compat.cupy)
+    raise TypeError(
+        f"xp must be an array module (numpy, torch, jax.numpy, tensorflow) or an array-API "
+        f"namespace, got {xp!r}"
+    )
+
+
 def device_of(x: Array) -> Any:
-    """The device of ``x`` (array-api-compat's ``device``; TensorFlow's device string)."""
-    if library_of(x) == "tensorflow":
+    """The device of ``x`` (``x.device`` for PyTorch and TensorFlow; array-api-compat's
+    ``device`` elsewhere)."""
+    library = library_of(x)
+    if library in ("torch", "tensorflow"):
         return x.device
     return array_api_compat.device(x)
 
@@ -119,37 +224,71 @@ def compute_dtype(xp: Namespace, dtype: Any) -> Any:
 def index_dtype(xp: Namespace) -> Any:
     """The integer dtype for gather/take indices: int64 for PyTorch (``torch.gather`` takes no
     other), int32 elsewhere (JAX without x64 has no int64; TensorFlow and NumPy take both)."""
-    return xp.int64 if array_api_compat.is_torch_namespace(xp) else xp.int32
+    return xp.int64 if _library_of_namespace(xp) == "torch" else xp.int32
 
 
 def is_eager(x: Array) -> bool:
     """Whether ``x`` holds concrete values that can be read without tracing or a device sync.
 
     ``False`` for JAX tracers, arrays inside ``torch.compile``, symbolic TensorFlow tensors and
-    arrays on an accelerator: value checks (labels in [0, 1], indices in range) run only where
-    this is ``True``.
+    arrays on an accelerator: value checks (labels in [0, 1], indices in range) run eagerly only
+    where this is ``True`` (elsewhere they run in-graph in the checked mode,
+    :func:`metricloss.checks`).
     """
     library = library_of(x)
-    if library == "torch":
-        torch = sys.modules["torch"]
-        if torch.compiler.is_compiling():
-            return False
-        return x.device.type == "cpu" and not x.is_meta
-    if library == "jax":
-        if isinstance(x, sys.modules["jax"].core.Tracer):
-            return False
-        try:
-            return all(d.platform == "cpu" for d in x.devices())
-        except Exception:
-            return False
-    if library == "tensorflow":
-        tf = sys.modules["tensorflow"]
-        if not tf.executing_eagerly() or not hasattr(x, "numpy"):
-            return False
-        return "GPU" not in (x.device or "").upper()
+    if library == "numpy":
+        return True
+    if library in ("torch", "jax", "tensorflow"):
+        return _layer(library).is_eager(x)
     if library == "cupy":
         return False
     return not array_api_compat.is_lazy_array(x)
+
+
+def eager_min_max(xp: Namespace, x: Array) -> tuple[float, float]:
+    """The smallest and largest entries of the non-empty array ``x``, for which
+    :func:`is_eager` is ``True``, as Python floats (NaN if ``x`` holds a NaN), in one native
+    pass where the framework has one (``torch.aminmax``; NumPy's view of a JAX or TensorFlow
+    CPU array, with no dispatch per operation)."""
+    library = library_of(x)
+    if library in ("torch", "jax", "tensorflow"):
+        return _layer(library).eager_min_max(x)
+    return float(xp.min(x)), float(xp.max(x))
+
+
+def _layer(library: str) -> ModuleType:
+    """The module of :mod:`metricloss._xp` for ``library`` (imported on first use)."""
+    found = _LAYERS.get(library)
+    if found is None:
+        if library == "torch":
+            from metricloss._xp import torch as found
+        elif library == "jax":
+            from metricloss._xp import jax as found
+        else:
+            from metricloss._xp import tensorflow as found
+        _LAYERS[library] = found
+    return found
+
+
+_LAYERS: dict[str, ModuleType] = {}
+
+
+def _library_of_namespace(xp: Namespace) -> str | None:
+    return _MODULE_LIBRARIES.get(getattr(xp, "__name__", None))
+
+
+def assert_all(xp: Namespace, ok: Array, message: str) -> None:
+    """Assert, inside a traced or asynchronous computation, that the 0-d boolean ``ok`` holds.
+
+    PyTorch: ``torch._assert_async`` (kept by ``torch.compile``; raises ``RuntimeError``).
+    TensorFlow: ``tf.debugging.Assert`` (kept by ``tf.function``; raises
+    ``InvalidArgumentError``; XLA, ``jit_compile=True``, drops it). JAX:
+    ``jax.experimental.checkify.check`` (the caller wraps the function with
+    ``checkify.checkify``). Other libraries are never traced: nothing to do.
+    """
+    library = _library_of_namespace(xp)
+    if library in ("torch", "jax", "tensorflow"):
+        _layer(library).assert_all(ok, message)
 
 
 # --------------------------------------------------------------------------------------------
@@ -194,81 +333,21 @@ def _fallback_kernels(xp: Namespace) -> SimpleNamespace:
     )
 
 
-class _TorchKernels:
-    """PyTorch's fused kernels (``torch`` is looked up in ``sys.modules``, never imported)."""
-
-    @staticmethod
-    def sigmoid(x: Array) -> Array:
-        return x.sigmoid()
-
-    @staticmethod
-    def log_sigmoid(x: Array) -> Array:
-        return sys.modules["torch"].nn.functional.logsigmoid(x)
-
-    @staticmethod
-    def softplus(x: Array) -> Array:
-        # Returns x above its threshold (20): exact to float64 rounding there.
-        return sys.modules["torch"].nn.functional.softplus(x)
-
-    @staticmethod
-    def logsumexp(x: Array, axis: int) -> Array:
-        return x.logsumexp(dim=axis)
-
-    @staticmethod
-    def softmax(x: Array, axis: int) -> Array:
-        return x.softmax(dim=axis)
-
-    @staticmethod
-    def log_softmax(x: Array, axis: int) -> Array:
-        return x.log_softmax(dim=axis)
-
-
-class _JaxKernels:
-    """``jax.nn``'s kernels (``jax`` is looked up in ``sys.modules``, never imported)."""
-
-    @staticmethod
-    def sigmoid(x: Array) -> Array:
-        return sys.modules["jax"].nn.sigmoid(x)
-
-    @staticmethod
-    def log_sigmoid(x: Array) -> Array:
-        return sys.modules["jax"].nn.log_sigmoid(x)
-
-    @staticmethod
-    def softplus(x: Array) -> Array:
-        return sys.modules["jax"].nn.softplus(x)
-
-    @staticmethod
-    def logsumexp(x: Array, axis: int) -> Array:
-        return sys.modules["jax"].nn.logsumexp(x, axis=axis)
-
-    @staticmethod
-    def softmax(x: Array, axis: int) -> Array:
-        return sys.modules["jax"].nn.softmax(x, axis=axis)
-
-    @staticmethod
-    def log_softmax(x: Array, axis: int) -> Array:
-        return sys.modules["jax"].nn.log_softmax(x, axis=axis)
-
-
 # A plain dict keyed by the namespace's name, not functools.lru_cache: torch.compile traces
-# through it, and for PyTorch and JAX the value is a class, so nothing is built while tracing.
+# through it, and the value is built once, never while tracing after the first call.
 _KERNELS: dict[str, Any] = {}
 
 
 def kernels(xp: Namespace) -> Any:
     """Numerical primitives for namespace ``xp``: ``sigmoid``, ``log_sigmoid``, ``softplus``,
     ``logsumexp(x, axis)``, ``softmax(x, axis)`` and ``log_softmax(x, axis)``, native where the
-    framework has them."""
+    framework has them (:mod:`metricloss._xp`), a stable pure-standard form elsewhere."""
     key = xp.__name__
     found = _KERNELS.get(key)
     if found is None:
-        if array_api_compat.is_torch_namespace(xp):
-            found = _TorchKernels
-        elif array_api_compat.is_jax_namespace(xp):
-            found = _JaxKernels
-        elif hasattr(xp, "native_kernels"):  # metricloss.backends.tensorflow
-            found = xp.native_kernels()
+        library = _library_of_namespace(xp)
+        if library in ("torch", "jax", "tensorflow"):
+            found = _layer(library).Kernels
         else:
             found = _fallback_kernels(xp)
         _KERNELS[key] = found

@@ -82,7 +82,7 @@ class Backend:
         elif name == "tensorflow":
             import tensorflow  # noqa: F401
 
-            from metricloss.backends import tensorflow as ns
+            from metricloss._xp import tensorflow as ns
         else:
             raise ValueError(name)
         self.ns = ns

@@ -7,8 +7,9 @@ do. This module is that namespace: each function the core uses, written with ``t
 TensorFlow tensor goes through the same core code as a NumPy or PyTorch array.
 
 It is loaded by :func:`metricloss._namespace.namespace_of` only when a TensorFlow tensor is seen
-(TensorFlow is then already imported). Functions missing here fall back to
-``tf.experimental.numpy`` through the module ``__getattr__``.
+(TensorFlow is then already imported). Only the functions written here exist: a name the core
+does not need raises ``AttributeError`` (there is no fallback to ``tf.experimental.numpy``, whose
+promotion rules differ), and each function is tested against NumPy (tests/test_namespace.py).
 """
 
 from __future__ import annotations
@@ -18,9 +19,32 @@ from types import SimpleNamespace
 from typing import Any
 
 import tensorflow as tf
-import tensorflow.experimental.numpy as tnp
 
 __array_api_version__ = "2023.12"
+
+
+def _exclude_from_autograph() -> None:
+    """Tell AutoGraph to call metricloss' functions as they are inside ``tf.function``.
+
+    The core has no Python control flow on tensor values (SPEC §0), so converting it gains
+    nothing; it only costs tracing time and, where AutoGraph cannot parse a function (a lambda,
+    a ``.pyc``-only install), logs its "could not transform ... do_not_convert" warning into the
+    user's log. TensorFlow keeps such a rule for NumPy, Keras and others; the module is private,
+    hence the guard.
+    """
+    try:
+        from tensorflow.python.autograph.core import config as autograph_config
+    except ImportError:  # pragma: no cover - a TensorFlow without that module
+        return
+    rules = getattr(autograph_config, "CONVERSION_RULES", None)
+    rule_type = getattr(autograph_config, "DoNotConvert", None)
+    if rules is None or rule_type is None:  # pragma: no cover
+        return
+    if not builtins.any(getattr(r, "_prefix", None) == "metricloss" for r in rules):
+        autograph_config.CONVERSION_RULES = (rule_type("metricloss"), *rules)
+
+
+_exclude_from_autograph()
 
 Array = Any
 
@@ -30,6 +54,9 @@ int16 = tf.int16
 int32 = tf.int32
 int64 = tf.int64
 uint8 = tf.uint8
+uint16 = tf.uint16
+uint32 = tf.uint32
+uint64 = tf.uint64
 float16 = tf.float16
 bfloat16 = tf.bfloat16
 float32 = tf.float32
@@ -167,6 +194,28 @@ subtract = tf.math.subtract
 multiply = tf.math.multiply
 divide = tf.math.truediv
 negative = tf.math.negative
+positive = tf.identity
+sin = tf.math.sin
+cos = tf.math.cos
+logical_xor = tf.math.logical_xor
+floor_divide = tf.math.floordiv
+remainder = tf.math.floormod
+
+
+def trunc(x: Array, /) -> Array:
+    return tf.where(x < 0, tf.math.ceil(x), tf.math.floor(x))
+
+
+def log2(x: Array, /) -> Array:
+    return tf.math.log(x) / tf.math.log(tf.constant(2.0, x.dtype))
+
+
+def log10(x: Array, /) -> Array:
+    return tf.math.log(x) / tf.math.log(tf.constant(10.0, x.dtype))
+
+
+def reciprocal(x: Array, /) -> Array:
+    return tf.math.reciprocal(x)
 
 
 def logaddexp(x1: Array, x2: Array, /) -> Array:
@@ -248,6 +297,25 @@ def cumulative_sum(x: Array, /, *, axis: Any = None, dtype: Any = None,
     return out
 
 
+def cumulative_prod(x: Array, /, *, axis: Any = None, dtype: Any = None,
+                    include_initial: builtins.bool = False) -> Array:
+    if axis is None:
+        if len(x.shape) != 1:
+            raise ValueError("cumulative_prod needs axis for arrays of more than one dimension")
+        axis = 0
+    if dtype is not None:
+        x = tf.cast(x, dtype)
+    out = tf.math.cumprod(x, axis=axis)
+    if include_initial:
+        shape = tf.tensor_scatter_nd_update(tf.shape(out), [[axis % len(x.shape)]], [1])
+        out = tf.concat([tf.ones(shape, dtype=out.dtype), out], axis=axis)
+    return out
+
+
+def count_nonzero(x: Array, /, *, axis: Any = None, keepdims: builtins.bool = False) -> Array:
+    return tf.math.count_nonzero(x, axis=_axis(axis), keepdims=keepdims, dtype=tf.int64)
+
+
 def argmax(x: Array, /, *, axis: Any = None, keepdims: builtins.bool = False) -> Array:
     if axis is None:
         x, axis = tf.reshape(x, [-1]), 0
@@ -271,6 +339,14 @@ def matmul(x1: Array, x2: Array, /) -> Array:
     if len(x1.shape) == 1:
         return tf.linalg.matvec(x2, x1, transpose_a=True)
     return tf.linalg.matmul(x1, x2)
+
+
+def vecdot(x1: Array, x2: Array, /, *, axis: int = -1) -> Array:
+    return tf.math.reduce_sum(x1 * x2, axis=axis)
+
+
+def tensordot(x1: Array, x2: Array, /, *, axes: Any = 2) -> Array:
+    return tf.tensordot(x1, x2, axes=axes)
 
 
 def matrix_transpose(x: Array, /) -> Array:
@@ -306,12 +382,38 @@ def stack(arrays: Any, /, *, axis: int = 0) -> Array:
     return tf.stack(list(arrays), axis=axis)
 
 
+def tile(x: Array, repetitions: Any, /) -> Array:
+    reps = list(repetitions)
+    ndim = len(x.shape)
+    if len(reps) < ndim:
+        reps = [1] * (ndim - len(reps)) + reps
+    elif len(reps) > ndim:
+        ones = tf.ones([len(reps) - ndim], dtype=tf.int32)
+        x = tf.reshape(x, tf.concat([ones, tf.shape(x)], axis=0))
+    return tf.tile(x, reps)
+
+
+def repeat(x: Array, repeats: Any, /, *, axis: int | None = None) -> Array:
+    if axis is None:
+        x, axis = tf.reshape(x, [-1]), 0
+    return tf.repeat(x, repeats, axis=axis)
+
+
+def roll(x: Array, /, shift: Any, *, axis: Any = None) -> Array:
+    if axis is None:
+        return tf.reshape(tf.roll(tf.reshape(x, [-1]), shift, axis=0), tf.shape(x))
+    return tf.roll(x, shift, axis=axis)
+
+
 def permute_dims(x: Array, /, axes: Any) -> Array:
     return tf.transpose(x, perm=list(axes))
 
 
 def moveaxis(x: Array, source: int, destination: int, /) -> Array:
-    return tnp.moveaxis(x, source, destination)
+    ndim = len(x.shape)
+    perm = [d for d in range(ndim) if d != source % ndim]
+    perm.insert(destination % ndim, source % ndim)
+    return tf.transpose(x, perm=perm)
 
 
 def flip(x: Array, /, *, axis: Any = None) -> Array:
@@ -365,33 +467,53 @@ def nonzero(x: Array, /) -> tuple[Array, ...]:
     return tuple(idx[:, i] for i in range(len(x.shape)))
 
 
-# -- native kernels used by metricloss._namespace.kernels -------------------------------------
+# -- native kernels, eager test and in-graph assertion (used by metricloss._namespace) ----------
+
+
+def _logsumexp(x: Array, axis: int) -> Array:
+    return tf.math.reduce_logsumexp(x, axis=axis)
+
+
+def _softmax(x: Array, axis: int) -> Array:
+    return tf.nn.softmax(x, axis=axis)
+
+
+def _log_softmax(x: Array, axis: int) -> Array:
+    return tf.nn.log_softmax(x, axis=axis)
+
+
+Kernels = SimpleNamespace(
+    sigmoid=tf.math.sigmoid,
+    log_sigmoid=tf.math.log_sigmoid,
+    softplus=tf.math.softplus,
+    logsumexp=_logsumexp,
+    softmax=_softmax,
+    log_softmax=_log_softmax,
+)
 
 
 def native_kernels() -> SimpleNamespace:
-    def logsumexp(x: Array, axis: int) -> Array:
-        return tf.math.reduce_logsumexp(x, axis=axis)
-
-    def softmax(x: Array, axis: int) -> Array:
-        return tf.nn.softmax(x, axis=axis)
-
-    def log_softmax(x: Array, axis: int) -> Array:
-        return tf.nn.log_softmax(x, axis=axis)
-
-    return SimpleNamespace(
-        sigmoid=tf.math.sigmoid,
-        log_sigmoid=tf.math.log_sigmoid,
-        softplus=tf.math.softplus,
-        logsumexp=logsumexp,
-        softmax=softmax,
-        log_softmax=log_softmax,
-    )
+    """The kernels above (kept for callers of the former ``backends.tensorflow``)."""
+    return Kernels
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        return getattr(tnp, name)
-    except AttributeError:
-        raise AttributeError(
-            f"metricloss.backends.tensorflow has no array-API function {name!r}"
-        ) from None
+def is_eager(x: Array) -> builtins.bool:
+    if not tf.executing_eagerly() or not hasattr(x, "numpy"):
+        return False
+    return "GPU" not in (x.device or "").upper()
+
+
+def assert_all(ok: Array, message: str) -> None:
+    """``tf.debugging.Assert``: inside ``tf.function`` automatic control dependencies keep it
+    in the graph and it raises ``InvalidArgumentError`` carrying ``message`` when run. XLA
+    (``jit_compile=True``) compiles Assert ops to nothing: there the check cannot run."""
+    tf.debugging.Assert(ok, [message])
+
+
+def eager_min_max(x: Array) -> tuple[builtins.float, builtins.float]:
+    """Smallest and largest entries of an eager CPU tensor, through NumPy's view of it (no
+    TensorFlow dispatch per operation); NaN propagates."""
+    import numpy as np
+
+    a = np.asarray(x.numpy())
+    return builtins.float(a.min()), builtins.float(a.max())

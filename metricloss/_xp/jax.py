@@ -1,0 +1,55 @@
+"""JAX's native kernels and in-graph assertion (imported only once ``jax`` is)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.nn
+import numpy as np
+from jax.experimental import checkify
+
+Array = Any
+
+
+class Kernels:
+    """``jax.nn``'s kernels for the primitives the array API standard lacks."""
+
+    sigmoid = staticmethod(jax.nn.sigmoid)
+    log_sigmoid = staticmethod(jax.nn.log_sigmoid)
+    softplus = staticmethod(jax.nn.softplus)
+
+    @staticmethod
+    def logsumexp(x: Array, axis: int) -> Array:
+        return jax.nn.logsumexp(x, axis=axis)
+
+    @staticmethod
+    def softmax(x: Array, axis: int) -> Array:
+        return jax.nn.softmax(x, axis=axis)
+
+    @staticmethod
+    def log_softmax(x: Array, axis: int) -> Array:
+        return jax.nn.log_softmax(x, axis=axis)
+
+
+def is_eager(x: Array) -> bool:
+    if isinstance(x, jax.core.Tracer):
+        return False
+    try:
+        return all(d.platform == "cpu" for d in x.devices())
+    except Exception:
+        return False
+
+
+def assert_all(ok: Array, message: str) -> None:
+    """``jax.experimental.checkify.check``: staged into the traced function; the caller wraps
+    it with ``checkify.checkify`` and calls ``err.throw()`` (a traced function holding a check
+    that is not functionalised by checkify raises when it is staged)."""
+    checkify.check(ok, message)
+
+
+def eager_min_max(x: Array) -> tuple[float, float]:
+    """Smallest and largest entries of a concrete CPU array, through NumPy's view of it (no
+    JAX dispatch per operation); NaN propagates."""
+    a = np.asarray(x)
+    return float(a.min()), float(a.max())

@@ -1,0 +1,64 @@
+"""PyTorch's native kernels and in-graph assertion (imported only once ``torch`` is)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+Array = Any
+
+
+class Kernels:
+    """PyTorch's fused kernels for the primitives the array API standard lacks."""
+
+    @staticmethod
+    def sigmoid(x: Array) -> Array:
+        return torch.sigmoid(x)
+
+    @staticmethod
+    def log_sigmoid(x: Array) -> Array:
+        return F.logsigmoid(x)
+
+    @staticmethod
+    def softplus(x: Array) -> Array:
+        # Returns x above its threshold (20): exact to float64 rounding there.
+        return F.softplus(x)
+
+    @staticmethod
+    def logsumexp(x: Array, axis: int) -> Array:
+        return torch.logsumexp(x, dim=axis)
+
+    @staticmethod
+    def softmax(x: Array, axis: int) -> Array:
+        return torch.softmax(x, dim=axis)
+
+    @staticmethod
+    def log_softmax(x: Array, axis: int) -> Array:
+        return torch.log_softmax(x, dim=axis)
+
+
+def is_eager(x: Array) -> bool:
+    if torch.compiler.is_compiling():
+        return False
+    return x.device.type == "cpu" and not x.is_meta
+
+
+def assert_all(ok: Array, message: str) -> None:
+    """Assert inside the graph that the 0-d boolean tensor ``ok`` is true.
+
+    ``torch._assert_async`` is an ATen op: it survives ``torch.compile(fullgraph=True)`` and
+    runs asynchronously on an accelerator (the error then surfaces at the next sync, as a
+    ``RuntimeError`` carrying ``message``).
+    """
+    torch._assert_async(ok, message)
+
+
+def eager_min_max(x: Array) -> tuple[float, float]:
+    """Smallest and largest entries of a CPU tensor in one pass (``torch.aminmax``), read at
+    once; NaN propagates."""
+    if x.dtype == torch.bool:
+        x = x.to(torch.uint8)
+    lo, hi = torch.aminmax(x.detach())
+    return float(lo), float(hi)
