@@ -16,8 +16,6 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import array_api_compat
-
 from metricloss._checks import check_number, check_same_shape, require_array
 from metricloss._namespace import (
     Array,
@@ -27,6 +25,7 @@ from metricloss._namespace import (
     index_dtype,
     is_eager,
     namespace_of,
+    take_along_axis,
 )
 
 ORDER_NOTE = ("metricloss takes (scores, labels) / (preds, labels): the reverse of "
@@ -81,12 +80,8 @@ def positions(xp: Namespace, row: Array, dtype: Any) -> Array:
 
 
 def take(xp: Namespace, x: Array, indices: Array, axis: int = 1) -> Array:
-    """``take_along_axis`` for non-negative ``indices``; ``Tensor.gather`` for PyTorch, whose
-    ``take_along_dim`` (behind array-api-compat's) fixes a dynamic size under
-    ``torch.compile(dynamic=True)``."""
-    if array_api_compat.is_torch_namespace(xp):
-        return x.gather(axis, indices)
-    return xp.take_along_axis(x, indices, axis=axis)
+    """``take_along_axis`` along ``axis`` (default the cut axis) for non-negative ``indices``."""
+    return take_along_axis(xp, x, indices, axis)
 
 
 def broadcast(xp: Namespace, x: Array, like: Array) -> Array:

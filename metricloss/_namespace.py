@@ -41,6 +41,7 @@ __all__ = [
     "library_of",
     "namespace_of",
     "resolve_namespace",
+    "take_along_axis",
 ]
 
 Array = Any
@@ -352,6 +353,15 @@ def kernels(xp: Namespace) -> Any:
             found = _fallback_kernels(xp)
         _KERNELS[key] = found
     return found
+
+
+def take_along_axis(xp: Namespace, x: Array, indices: Array, axis: int) -> Array:
+    """The standard's ``take_along_axis``; for PyTorch the tensor's own ``gather``, because
+    ``torch.take_along_dim`` (behind array-api-compat's) fixes a dynamic batch size under
+    ``torch.compile(dynamic=True)``. ``indices`` are non-negative, of ``x``'s rank."""
+    if _library_of_namespace(xp) == "torch":
+        return x.gather(axis, indices)
+    return xp.take_along_axis(x, indices, axis=axis)
 
 
 StopGradient = Callable[[Array], Array]

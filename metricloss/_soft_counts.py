@@ -28,10 +28,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-import array_api_compat
-
 from metricloss._metric_formulas import NEEDS_TRUE_NEGATIVES, metric_from_counts
-from metricloss._namespace import Array, Namespace, device_of
+from metricloss._namespace import Array, Namespace, device_of, take_along_axis
 
 __all__ = [
     "Counts",
@@ -134,13 +132,13 @@ def counts_of_true_class(
     weights ``Σ w·p = Σ w·y``, and ``p`` is read once.
     """
     idx = xp.expand_dims(t, axis=axis)
-    p_true = _take_along_axis(xp, p, idx, axis)
+    p_true = take_along_axis(xp, p, idx, axis)
     if w is None:
         w_true = None
     elif w.shape[axis] == 1:
         w_true = w
     else:
-        w_true = _take_along_axis(xp, w * xp.ones_like(p), idx, axis)
+        w_true = take_along_axis(xp, w * xp.ones_like(p), idx, axis)
     if class_weights is not None:
         flat = xp.take(class_weights, xp.reshape(t, (-1,)), axis=0)
         # -1: the batch size may be unknown; the other axes are known.
@@ -159,14 +157,6 @@ def counts_of_true_class(
         sp = xp.sum(p if w is None else w * p, axis=axes)
     return Counts(tp, sp - tp, sy - tp, None)
 
-
-def _take_along_axis(xp: Namespace, x: Array, idx: Array, axis: int) -> Array:
-    """``take_along_axis`` (``idx`` of ``x``'s rank, size 1 along ``axis``). PyTorch: the
-    tensor's own ``gather``, because ``torch.take_along_dim`` specializes a dynamic batch size
-    under ``torch.compile(dynamic=True)`` (a constraint violation); elsewhere the standard's."""
-    if array_api_compat.is_torch_namespace(xp):
-        return x.gather(axis, idx)
-    return xp.take_along_axis(x, idx, axis=axis)
 
 
 def along(xp: Namespace, v: Array, axis: int, ndim: int) -> Array:
