@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import math
 
+import array_api_compat
+
 from metricloss._checks import (
     check_choice,
     check_eager_indices,
@@ -72,8 +74,22 @@ def _lse_with_zero(xp: Namespace, a: Array) -> Array:
     negatives, gives 0, not ``−inf``), so the backward pass of ``logsumexp`` never meets
     ``exp(−inf − (−inf))``.
     """
+    if a.shape[1] == 0:  # L = 0: log(1 + 0); a[:, :1] below would be empty too
+        return xp.sum(a, axis=1)
     zero = xp.zeros_like(a[:, :1])  # (B, 1) without reading B: it may be unknown when traced
     return kernels(xp).logsumexp(xp.concat([a, zero], axis=1), axis=1)
+
+
+def _gather(xp: Namespace, x: Array, indices: Array) -> Array:
+    """``take_along_axis(x, indices, axis=1)`` for non-negative ``indices``.
+
+    For PyTorch it is ``Tensor.gather`` (a method: nothing is imported): array-api-compat's
+    ``take_along_axis`` calls ``torch.take_along_dim``, which ``torch.compile(dynamic=True)``
+    specializes to the traced batch size (torch 2.13), so an unknown batch size would fail.
+    """
+    if array_api_compat.is_torch_namespace(xp):
+        return x.gather(1, indices)
+    return xp.take_along_axis(x, indices, axis=1)
 
 
 def _reduce(xp: Namespace, per_example: Array, reduction: str, dtype: object) -> Array:
@@ -272,7 +288,7 @@ def _dominant_cutoff(xp: Namespace, z: Array, s: Array, valid: Array, num_labels
 
     def threshold(k: Array) -> Array:  # s_(k) for k ≥ 1 (k = 0 reads s_(1); it is not used)
         k = xp.astype(xp.where(k > 0, k - 1, 0), index)
-        return xp.take_along_axis(ranked, xp.reshape(k, (-1, 1)), axis=1)
+        return _gather(xp, ranked, xp.reshape(k, (-1, 1)))
 
     for _ in range(int(bound).bit_length()):  # ⌈log2(bound + 1)⌉ halvings of [lo, hi)
         mid = (lo + hi) // 2
@@ -440,13 +456,13 @@ def sparse_multilabel_categorical_crossentropy(
 
     dtype = compute_dtype(xp, logits.dtype)
     z = xp.astype(logits, dtype, copy=False)
-    if idx.shape[1] == 0:  # no positives anywhere: the loss is log(1 + Σ_i e^{z_i})
+    if idx.shape[1] == 0 or num_labels == 0:  # no positives: the loss is log(1 + Σ_i e^{z_i})
         return _reduce(xp, _lse_with_zero(xp, z), reduction, dtype)
     # Padding (and, under tracing, any out-of-range index) takes no part: gather at 0 instead
     # and mask the gathered value out.
     valid = xp.logical_and(idx >= 0, idx < num_labels)
     safe_idx = xp.astype(xp.where(valid, idx, xp.zeros_like(idx)), index_dtype(xp))
-    s = xp.take_along_axis(z, safe_idx, axis=1)  # (B, P), bit-equal to the logits gathered
+    s = _gather(xp, z, safe_idx)  # (B, P), bit-equal to the logits gathered
     pos = _lse_with_zero(xp, xp.where(valid, -s, -math.inf))
     neg = _negatives_term(xp, z, s, valid, num_labels)
     return _reduce(xp, pos + neg, reduction, dtype)
