@@ -202,10 +202,12 @@ def multilabel_categorical_crossentropy(
         is_pos = y > 0.0
         is_neg = y < 1.0
     else:
-        # Written so that a NaN label takes part in both sums (NaN in, NaN out), rather than
-        # dropping out of both as it would with ``y > 0`` / ``y < 1``.
-        is_pos = xp.logical_not(y <= 0.0)
-        is_neg = xp.logical_not(y >= 1.0)
+        # ``!=``, not ``y > 0`` / ``y < 1``: a NaN label then takes part in both sums (NaN in,
+        # NaN out) instead of dropping out of both. (Not ``logical_not(y <= 0)``: TensorFlow's
+        # graph optimizer rewrites that into ``y > 0``.) Labels are in [0, 1], so the
+        # selections are the same for every other value.
+        is_pos = y != 0.0
+        is_neg = y != 1.0
     if mask is not None:
         is_pos = xp.logical_and(is_pos, mask)
         is_neg = xp.logical_and(is_neg, mask)
@@ -265,9 +267,10 @@ def _count(xp: Namespace, condition: Array) -> Array:
     return xp.sum(xp.astype(condition, xp.int32), axis=1)
 
 
-def _dominant_cutoff(xp: Namespace, z: Array, s: Array, valid: Array, num_labels: int) -> Array:
-    """Per example, the smallest positive logit ``t`` that no negative logit reaches, shape
-    ``(B, 1)``; ``NaN`` where no positive lies above every negative.
+def _dominant_cutoff(xp: Namespace, z: Array, s: Array, valid: Array, num_labels: int
+                     ) -> tuple[Array, Array]:
+    """Per example, the smallest positive logit ``t`` that no negative logit reaches, and
+    whether there is one (``cut``), both of shape ``(B, 1)``.
 
     The labels with ``z ≥ t`` are then exactly the positives above every negative (the ones
     whose share of ``1 + Σ_i e^{z_i}`` can swamp the negatives'), and every positive below
@@ -297,7 +300,7 @@ def _dominant_cutoff(xp: Namespace, z: Array, s: Array, valid: Array, num_labels
         active = (hi - lo) > 1
         lo = xp.where(xp.logical_and(active, clear), mid, lo)
         hi = xp.where(xp.logical_and(active, xp.logical_not(clear)), mid, hi)
-    return xp.where(xp.reshape(lo, (-1, 1)) > 0, threshold(lo), math.nan)
+    return threshold(lo), xp.reshape(lo, (-1, 1)) > 0
 
 
 def _negatives_term(xp: Namespace, z: Array, s: Array, valid: Array, num_labels: int) -> Array:
@@ -311,12 +314,15 @@ def _negatives_term(xp: Namespace, z: Array, s: Array, valid: Array, num_labels:
     negative, so ``e^{low − kept} ≤ P/(P + 1)``: the subtraction loses at most ``log2(P + 1)``
     bits, for every gap between positives and negatives (the plain form
     ``log(1 + Σ_i e^{z_i}) + log(1 − e^{lse(s) − all})`` loses them all once a positive is
-    ``−log ε`` above the negatives). Where ``t`` is ``NaN`` the comparisons are false and
-    every label is kept; a ``NaN`` logit is kept too, so it yields a ``NaN`` loss.
+    ``−log ε`` above the negatives). Where there is no cutoff every label is kept; a ``NaN``
+    logit is always kept (its comparisons are false), so it yields a ``NaN`` loss.
     """
-    t = _dominant_cutoff(xp, z, s, valid, num_labels)
-    kept = _lse_with_zero(xp, xp.where(z >= t, -math.inf, z))  # (B,)
-    low = xp.logical_and(valid, xp.logical_not(s >= t))  # positives inside ``kept``
+    t, cut = _dominant_cutoff(xp, z, s, valid, num_labels)
+    left_out = xp.logical_and(cut, z >= t)  # the dominant positives, (B, L)
+    kept = _lse_with_zero(xp, xp.where(left_out, -math.inf, z))  # (B,)
+    # Positives inside ``kept``. (Not ``logical_not(s >= t)`` alone: TensorFlow's graph
+    # optimizer rewrites ``logical_not(a >= b)`` into ``a < b``, which differs for NaN.)
+    low = xp.logical_and(valid, xp.logical_not(xp.logical_and(cut, s >= t)))
     has_low = xp.any(low, axis=1)
     # A row without such positives is computed on zeros (finite value and gradient), then
     # replaced by −inf, so that its e^{low − kept} is 0.
