@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import math
 
-
 from metricloss._checks import (
     check_choice,
     check_eager_indices,
