@@ -281,8 +281,8 @@ def check_eager_range(
 
 def _range_message(name: str, low: float, high: float, low_open: bool, high_open: bool,
                    allow_nan: bool) -> str:
-    extra = "" if allow_nan else " and be finite (no NaN)"
-    return (f"{name} must lie in {_interval(low, high, low_open, high_open)}{extra}; "
+    finite = "" if allow_nan else "be finite and "
+    return (f"{name} must {finite}lie in {_interval(low, high, low_open, high_open)}; "
             f"found values outside it")
 
 

@@ -91,7 +91,7 @@ def test_weights_of_other_shapes_are_refused(xp, shape, message) -> None:
 def test_weights_must_be_finite_and_non_negative(xp, value) -> None:
     w = np.ones(B)
     w[2] = value
-    with pytest.raises(ValueError, match=r"weights must lie in \[0.0, inf\) and be finite"):
+    with pytest.raises(ValueError, match=r"weights must be finite and lie in \[0.0, inf\)"):
         ml.sigmoid_f1_loss(xp.asarray(Z), xp.asarray(Y), weights=xp.asarray(w))
 
 
@@ -129,7 +129,7 @@ def test_check_eager_range(xp, values, kwargs, ok) -> None:
     if ok:
         check_eager_range(ns, "x", x, 0.0, 1.0, **kwargs)
     else:
-        with pytest.raises(ValueError, match="x must lie in"):
+        with pytest.raises(ValueError, match="x must (be finite and )?lie in"):
             check_eager_range(ns, "x", x, 0.0, 1.0, **kwargs)
 
 
