@@ -66,6 +66,7 @@ __all__ = [
     "ForwardResult",
     "LossSpec",
     "VariableSpec",
+    "compute_aux",
     "forward",
     "looks_like_probabilities",
 ]
@@ -120,6 +121,10 @@ class ForwardResult(NamedTuple):
     label_priors: Any
     """The new :class:`~metricloss.LabelPriorState` to store (training mode, running priors),
     else ``None``."""
+    used: dict[str, Array]
+    """What the core received from the variables (``lambdas``, ``label_priors``, ``biases``),
+    through ``stop_gradient``: with :func:`compute_aux` an adapter can build the aux dict
+    later, only if it is asked for (``{}`` for losses without state)."""
 
 
 @dataclass(frozen=True)
@@ -369,4 +374,29 @@ def forward(
         loss, aux = out if return_aux else (out, {})
     else:
         loss, aux = fn(logits, labels, **core, **kwargs), {}
-    return ForwardResult(loss, dict(aux), new_priors)
+    used = {k: stop_gradient(core[k]) for k in ("lambdas", "biases", "label_priors")
+            if k in core and hasattr(core[k], "shape")}
+    return ForwardResult(loss, dict(aux), new_priors, used)
+
+
+def compute_aux(
+    spec: LossSpec,
+    config: Mapping[str, Any],
+    used: Mapping[str, Array],
+    logits: Array,
+    labels: Array,
+    **call_arrays: Array | None,
+) -> dict[str, Array]:
+    """The aux dict of a call made earlier with ``forward(..., return_aux=False)``, from its
+    inputs and :attr:`ForwardResult.used`: the same values ``return_aux=True`` would have given
+    (pass detached inputs; run it without gradient tracking). ``{}`` for losses without aux.
+    Lets an adapter expose the aux dict at no cost to calls that never read it."""
+    if not spec.has_aux:
+        return {}
+    kwargs = {k: v for k, v in call_arrays.items() if v is not None}
+    core = {k: v for k, v in config.items() if k not in _ADAPTER_KEYWORDS}
+    core.update(used)
+    if spec.takes_stop_gradient:
+        kwargs["stop_gradient"] = lambda x: x
+    _, aux = spec.function(logits, labels, **core, **kwargs, return_aux=True)
+    return dict(aux)

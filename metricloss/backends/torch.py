@@ -48,6 +48,7 @@ from metricloss.backends._state import (
     PRIOR_WEIGHT_SUM,
     SPECS,
     LossSpec,
+    compute_aux,
     forward,
     looks_like_probabilities,
     takes_logits,
@@ -99,7 +100,8 @@ class _MetricLoss(nn.Module):
                 self.register_parameter(var.name, nn.Parameter(value))
             else:
                 self.register_buffer(var.name, value)
-        self.aux: dict[str, torch.Tensor] = {}
+        self._aux: dict[str, torch.Tensor] | None = {}
+        self._last_call: tuple[Any, ...] | None = None
         self._input_checked = False
 
     def forward(self, input: torch.Tensor, target: torch.Tensor,
@@ -114,14 +116,35 @@ class _MetricLoss(nn.Module):
         variables = {v.name: getattr(self, v.name).view_as(getattr(self, v.name))
                      for v in self._variables}
         out = forward(self._spec, self.config, variables, input, target,
-                      stop_gradient=_detach, training=self.training,
-                      return_aux=self._spec.constrained, weights=weights, **call_arrays)
+                      stop_gradient=_detach, training=self.training, return_aux=False,
+                      weights=weights, **call_arrays)
         if out.label_priors is not None:
             with torch.no_grad():
                 getattr(self, PRIOR_COUNTS).copy_(out.label_priors.counts)
                 getattr(self, PRIOR_WEIGHT_SUM).copy_(out.label_priors.weight_sum)
-        self.aux = {k: v.detach() for k, v in out.aux.items()}
+        if self._spec.constrained:
+            # Kept for .aux, computed only if read (the bounds cost ~40% of an eager call).
+            arrays = {"weights": weights, **call_arrays}
+            self._last_call = (input.detach(), target, out.used,
+                               {k: v.detach() if isinstance(v, torch.Tensor) else v
+                                for k, v in arrays.items()})
+            self._aux = None
         return out.loss
+
+    @property
+    def aux(self) -> dict[str, torch.Tensor]:
+        """The aux dict of the last call (``lambdas``, ``label_priors``, the bounds, PR-AUC
+        ``biases``), detached; ``{}`` before the first call and for losses without state.
+        Computed on first access from the last call's (detached) inputs, so calls that never
+        read it pay nothing; it keeps a reference to the last batch's logits meanwhile."""
+        if self._aux is None:
+            if self._last_call is None:
+                return {}
+            logits, target, used, arrays = self._last_call
+            with torch.no_grad():
+                self._aux = compute_aux(self._spec, self.config, used, logits, target,
+                                        **arrays)
+        return self._aux
 
     def _check_input(self, input: torch.Tensor) -> None:
         if torch.compiler.is_compiling():

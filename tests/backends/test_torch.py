@@ -398,3 +398,19 @@ def test_constructor_signature_is_the_core_keywords() -> None:
     assert params["surrogate"].default == core["surrogate"].default
     assert math.isclose(mt.PrecisionAtRecallLoss(target_recall=0.9, num_labels=1)
                         .config["dual_rate_factor"], 0.1)
+
+
+def test_aux_is_the_cores_and_computed_only_when_read() -> None:
+    logits, labels = _inputs(torch.float64)
+    loss_fn = mt.PrecisionRecallAUCLoss(num_labels=L, num_anchors=3).double()
+    _randomise(loss_fn)
+    weights = torch.linspace(0.5, 1.5, B, dtype=torch.float64)
+    loss_fn(logits, labels, weights=weights)
+    assert loss_fn._aux is None  # nothing computed yet
+    _, expected = metricloss.precision_recall_auc_loss(
+        logits, labels, num_anchors=3, lambdas=loss_fn.duals.detach().abs(),
+        biases=loss_fn.biases.detach(), label_priors=loss_fn.label_priors, weights=weights,
+        return_aux=True)
+    assert set(loss_fn.aux) == set(expected)
+    for key, value in expected.items():
+        torch.testing.assert_close(loss_fn.aux[key], value, rtol=1e-12, atol=1e-12)
