@@ -91,6 +91,10 @@ class _MetricLoss(nn.Module):
                  **kwargs: Any) -> None:
         super().__init__()
         self.config = self._spec.configure(**kwargs)
+        # Read in forward as a tuple: under torch.compile(dynamic=True) Dynamo turns float
+        # values read from a dict attribute into symbolic floats, which the core's number
+        # checks cannot take; constants in a tuple stay constants.
+        self._config_items = tuple(self.config.items())
         self._variables = self._spec.variables(self.config)
         self._dual_names = tuple(v.name for v in self._variables if v.is_dual)
         dtype = torch.get_default_dtype() if dtype is None else dtype
@@ -115,7 +119,8 @@ class _MetricLoss(nn.Module):
         # type, which torch.compile cannot trace for nn.Parameter (str.split on __module__).
         variables = {v.name: getattr(self, v.name).view_as(getattr(self, v.name))
                      for v in self._variables}
-        out = forward(self._spec, self.config, variables, input, target,
+        config = dict(self._config_items)
+        out = forward(self._spec, config, variables, input, target,
                       stop_gradient=_detach, training=self.training, return_aux=False,
                       weights=weights, **call_arrays)
         if out.label_priors is not None:

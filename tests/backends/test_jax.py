@@ -377,3 +377,22 @@ def test_constructor_errors_name_the_argument() -> None:
     logits, labels = _inputs()
     with pytest.raises(TypeError, match="weights"):
         mj.MultilabelCategoricalCrossentropy()(logits, labels, weights=jnp.ones(B))
+
+
+@pytest.mark.compiled
+@pytest.mark.parametrize("batch", [16, 12])
+def test_unknown_batch_size_trace_equals_eager(batch: int) -> None:
+    from tests.support import get_backend
+
+    logits, labels = _inputs()
+    logits, labels = logits[:batch], labels[:batch].astype(F32)
+    loss_fn = mj.PrecisionAtRecallLoss(target_recall=0.9, num_labels=L)
+    params, state = loss_fn.init()
+
+    def run(z, y):
+        return loss_fn.apply(params, state, z, y)
+
+    expected = run(logits, labels)
+    got = get_backend("jax").trace_unknown_batch(run, logits, labels)
+    for u, v in zip(jax.tree.leaves(got), jax.tree.leaves(expected), strict=True):
+        _close(u, v)

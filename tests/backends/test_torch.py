@@ -414,3 +414,19 @@ def test_aux_is_the_cores_and_computed_only_when_read() -> None:
     assert set(loss_fn.aux) == set(expected)
     for key, value in expected.items():
         torch.testing.assert_close(loss_fn.aux[key], value, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.compiled
+@pytest.mark.parametrize("batch", [16, 12])
+def test_unknown_batch_size_trace_equals_eager(batch: int) -> None:
+    from tests.support import get_backend
+
+    logits, labels = _inputs(torch.float32)
+    logits, labels = logits[:batch], labels[:batch]
+    eager_fn = mt.PrecisionAtRecallLoss(target_recall=0.9, num_labels=L)
+    traced_fn = copy.deepcopy(eager_fn)
+    expected = eager_fn(logits, labels)
+    got = get_backend("torch").trace_unknown_batch(lambda z, y: traced_fn(z, y), logits,
+                                                   labels)
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(traced_fn.label_prior_counts, eager_fn.label_prior_counts)
