@@ -56,6 +56,8 @@ from metricloss.backends._state import (
 
 __all__ = [
     "AnyLoss",
+    "AsymmetricLoss",
+    "BinaryCrossEntropy",
     "ConfusionMetricLoss",
     "FalsePositiveRateAtTruePositiveRateLoss",
     "MultilabelCategoricalCrossentropy",
@@ -64,6 +66,7 @@ __all__ = [
     "ROCAUCLoss",
     "RecallAtPrecisionLoss",
     "SigmoidF1Loss",
+    "SigmoidFocalLoss",
     "SparseMultilabelCategoricalCrossentropy",
     "TruePositiveRateAtFalsePositiveRateLoss",
 ]
@@ -255,9 +258,19 @@ class ROCAUCLoss(_MetricLoss):
     _spec = SPECS["ROCAUCLoss"]
 
 
-# The baselines, when the core exports them.
-for _name in ("BinaryCrossEntropy", "SigmoidFocalLoss", "AsymmetricLoss"):
-    if _name in SPECS:
-        globals()[_name] = type(_name, (_MetricLoss,), {
-            "__doc__": _doc(SPECS[_name]), "_spec": SPECS[_name], "__module__": __name__})
-        __all__.append(_name)
+class BinaryCrossEntropy(_MetricLoss):
+    __doc__ = _doc(SPECS["BinaryCrossEntropy"])
+    _spec = SPECS["BinaryCrossEntropy"]
+
+
+class SigmoidFocalLoss(_MetricLoss):
+    __doc__ = _doc(SPECS["SigmoidFocalLoss"])
+    _spec = SPECS["SigmoidFocalLoss"]
+
+
+class AsymmetricLoss(_MetricLoss):
+    __doc__ = _doc(SPECS["AsymmetricLoss"],
+                   " Adds ``detach_focusing_weights`` (default True: the framework's "
+                   "stop-gradient on the focusing weights, the reference training script's "
+                   "``disable_torch_grad_focal_loss=True``).")
+    _spec = SPECS["AsymmetricLoss"]
