@@ -128,16 +128,18 @@ class _MetricLoss:
 
     def apply(self, params: Params, state: State, logits: jax.Array, labels: jax.Array, *,
               weights: jax.Array | float | None = None, training: bool = True,
-              **call_arrays: Any) -> tuple[jax.Array, dict[str, jax.Array], State]:
+              return_aux: bool = True, **call_arrays: Any
+              ) -> tuple[jax.Array, dict[str, jax.Array], State]:
         """``(loss, aux, new_state)``; pure. ``training=False`` leaves the priors as they
-        are (``new_state is state``). ``mask=`` instead of ``weights`` for
-        :class:`MultilabelCategoricalCrossentropy`."""
+        are (``new_state is state``). ``return_aux=False`` gives ``aux = {}`` without
+        computing the bounds (eager; under ``jit`` an unused aux is dropped anyway).
+        ``mask=`` instead of ``weights`` for :class:`MultilabelCategoricalCrossentropy`."""
         self._check_params(params, state)
         if not self._input_checked:
             self._check_input(logits)
         out = forward(self._spec, self.config, {**params, **state}, logits, labels,
                       stop_gradient=jax.lax.stop_gradient, training=training,
-                      return_aux=True, weights=weights, **call_arrays)
+                      return_aux=return_aux, weights=weights, **call_arrays)
         new_state = state
         if out.label_priors is not None:
             new_state = {**state, PRIOR_COUNTS: out.label_priors.counts,
@@ -150,7 +152,7 @@ class _MetricLoss:
             raise TypeError(f"{type(self).__name__} has dual variables and label-prior state:"
                             f" call loss_fn.apply(params, state, logits, labels) with "
                             f"(params, state) = loss_fn.init()")
-        loss, _, _ = self.apply({}, {}, logits, labels, **call_arrays)
+        loss, _, _ = self.apply({}, {}, logits, labels, return_aux=False, **call_arrays)
         return loss
 
     def param_labels(self, params: Params, *, dual: str = "dual",

@@ -216,6 +216,8 @@ def test_priors_update_in_training_mode_only() -> None:
     _, aux, frozen = loss_fn.apply(params, trained, logits, labels, training=False)
     assert frozen is trained
     _close(aux["label_priors"], (1.0 + np.asarray(labels).sum(0)) / (2.0 + B))
+    _, no_aux, _ = loss_fn.apply(params, state, logits, labels, return_aux=False)
+    assert no_aux == {}
     _, _, weighted = loss_fn.apply(params, state, logits, labels, weights=jnp.full((B,), 0.5))
     _close(weighted["label_prior_weight_sum"], np.full(L, 2.0 + B / 2))
 
