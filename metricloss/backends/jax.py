@@ -43,6 +43,7 @@ A Flax NNX wrapper is not provided yet: with NNX, hold ``params`` in ``nnx.Param
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import jax
@@ -163,10 +164,10 @@ class _MetricLoss:
     def _check_params(self, params: Any, state: Any) -> None:
         for name, tree, trainable in (("params", params, True), ("state", state, False)):
             expected = {v.name: v.shape for v in self._variables if v.trainable == trainable}
-            if not isinstance(tree, dict) or set(tree) != set(expected):
+            if not isinstance(tree, Mapping) or set(tree) != set(expected):
                 raise ValueError(f"{type(self).__name__}.apply: {name} must be a dict with "
                                  f"keys {sorted(expected)} (from init()), got "
-                                 f"{sorted(tree) if isinstance(tree, dict) else tree!r}")
+                                 f"{sorted(tree) if isinstance(tree, Mapping) else tree!r}")
             for key, shape in expected.items():
                 if tuple(tree[key].shape) != shape:
                     raise ValueError(f"{type(self).__name__}.apply: {name}[{key!r}] must have "
