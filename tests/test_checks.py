@@ -129,7 +129,7 @@ def test_check_eager_range(xp, values, kwargs, ok) -> None:
     if ok:
         check_eager_range(ns, "x", x, 0.0, 1.0, **kwargs)
     else:
-        with pytest.raises(ValueError, match="x must (be finite and )?lie in"):
+        with pytest.raises(ValueError, match=r"x must (be finite and )?lie in"):
             check_eager_range(ns, "x", x, 0.0, 1.0, **kwargs)
 
 

@@ -553,7 +553,7 @@ def test_bad_inputs_raise_clear_errors(xp) -> None:
         sigmoid_f1_loss(xp.asarray(np.zeros((2, 2, 2))), xp.asarray(np.zeros((2, 2, 2))))
     with pytest.raises(ValueError, match=r"labels must lie in \[0.0, 1.0\]"):
         sigmoid_f1_loss(z, xp.asarray(np.full((3, 2), 2.0)))
-    with pytest.raises(ValueError, match="weights must (be finite and )?lie in"):
+    with pytest.raises(ValueError, match=r"weights must (be finite and )?lie in"):
         sigmoid_f1_loss(z, y, weights=xp.asarray(-np.ones(3)))
     with pytest.raises(ValueError, match=r"logits \(probabilities\) must lie in"):
         any_loss(xp.asarray(np.full((3, 2), 3.0)), y, from_logits=False)
