@@ -90,19 +90,20 @@ def _library_of_slow(x: Array) -> str:
                 if (cls, library) not in _KNOWN_TYPES:
                     _KNOWN_TYPES.append((cls, library))
                 return library
-    module = type(x).__module__.split(".")[0]
-    return "jax" if module == "jaxlib" else module
+    owner: str = type(x).__module__.split(".")[0]
+    return "jax" if owner == "jaxlib" else owner
 
 
 def _load_namespace(library: str) -> Namespace | None:
+    ns: Any
     if library == "numpy":
         import array_api_compat.numpy as ns
     elif library == "torch":
-        import array_api_compat.torch as ns
+        import array_api_compat.torch as ns  # type: ignore[no-redef]
     elif library == "jax":
         ns = sys.modules["jax"].numpy
     elif library == "tensorflow":
-        from metricloss._xp import tensorflow as ns
+        from metricloss._xp import tensorflow as ns  # type: ignore[no-redef]
     elif library == "array_api_strict":
         ns = sys.modules["array_api_strict"]
     else:
@@ -261,13 +262,14 @@ def _layer(library: str) -> ModuleType:
     """The module of :mod:`metricloss._xp` for ``library`` (imported on first use)."""
     found = _LAYERS.get(library)
     if found is None:
+        # Import statements, not importlib: Dynamo traces them if the first call is compiled.
         if library == "torch":
-            from metricloss._xp import torch as found
+            from metricloss._xp import torch as layer
         elif library == "jax":
-            from metricloss._xp import jax as found
+            from metricloss._xp import jax as layer  # type: ignore[no-redef]
         else:
-            from metricloss._xp import tensorflow as found
-        _LAYERS[library] = found
+            from metricloss._xp import tensorflow as layer  # type: ignore[no-redef]
+        found = _LAYERS[library] = layer
     return found
 
 
@@ -275,7 +277,7 @@ _LAYERS: dict[str, ModuleType] = {}
 
 
 def _library_of_namespace(xp: Namespace) -> str | None:
-    return _MODULE_LIBRARIES.get(getattr(xp, "__name__", None))
+    return _MODULE_LIBRARIES.get(getattr(xp, "__name__", ""))
 
 
 def assert_all(xp: Namespace, ok: Array, message: str) -> None:

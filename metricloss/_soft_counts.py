@@ -74,6 +74,7 @@ def _on_negatives(xp: Namespace, y: Array | None, mask: Array | None
     """``x ↦ x·(1−y)`` (float labels; ``1 − y`` formed once) or ``x`` off the mask."""
     if mask is not None:
         return lambda x: xp.where(mask, xp.zeros_like(x), x)
+    assert y is not None  # float labels when there is no mask
     not_y = 1.0 - y
     return lambda x: x * not_y
 

@@ -375,7 +375,7 @@ def forward(
         loss, aux = out if return_aux else (out, {})
     else:
         loss, aux = fn(logits, labels, **core, **kwargs), {}
-    used = {k: stop_gradient(core[k]) for k in ("lambdas", "biases", "label_priors")
+    used: dict[str, Any] = {k: stop_gradient(core[k]) for k in ("lambdas", "biases", "label_priors")
             if k in core and hasattr(core[k], "shape")}
     return ForwardResult(loss, dict(aux), new_priors, used)
 

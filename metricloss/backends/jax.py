@@ -105,7 +105,7 @@ class _MetricLoss:
         super().__init_subclass__(**kwargs)
         spec = getattr(cls, "_spec", None)
         if spec is not None:  # help() and inspect show the real keywords
-            cls.__signature__ = spec.signature()
+            cls.__signature__ = spec.signature()  # type: ignore[attr-defined]
 
     def __init__(self, **kwargs: Any) -> None:
         self.config = self._spec.configure(**kwargs)
