@@ -476,6 +476,10 @@ class _ConstrainedLoss(keras.layers.Layer, keras.losses.Loss):
                 f"Training without it would keep the duals frozen.")
         dtype = self.variable_dtype
         logits = _logits(y_pred, self.from_logits, dtype)
+        width = 1 if len(logits.shape) == 1 else logits.shape[-1]
+        if width is not None and width != self.num_labels:
+            raise ValueError(f"num_labels={self.num_labels} does not match y_pred of shape "
+                             f"{tuple(logits.shape)} ({width} labels)")
         labels = _match_rank(_tensor(y_true), logits)
         weights = _weights(sample_weight, dtype)
         lambdas = _go.dual_value(_read(self.dual), self.dual_rate_factor, ops.stop_gradient)
@@ -688,7 +692,8 @@ class ModelWithLoss(keras.Model):
 
     def build(self, input_shape: Any) -> None:
         if not self.model.built:
-            self.model.build(input_shape)
+            # A symbolic call builds any model, subclassed ones included.
+            self.model(keras.tree.map_shape_structure(keras.KerasTensor, input_shape))
         self.built = True
 
 
