@@ -20,7 +20,7 @@ import os
 
 import nox
 
-nox.options.sessions = ["tests", "parity", "lint", "bench_quick"]
+nox.options.sessions = ["tests", "parity", "lint", "typecheck", "bench_quick"]
 nox.options.reuse_existing_virtualenvs = True
 
 TORCH = os.environ.get("METRICLOSS_TORCH", "torch==2.13.0")
@@ -40,6 +40,15 @@ BACKENDS = {
 ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
 
 
+# Two workers on CI's two cores; `loadfile` keeps a module's tests in one worker, so JAX and
+# torch.compile reuse their compiled shapes.
+XDIST = ("-n", os.environ.get("METRICLOSS_XDIST", "auto"), "--dist", "loadfile")
+
+# The adapters and the private framework layer import their framework: their examples run in
+# the framework's own sessions, not in the NumPy one.
+DOCTEST_IGNORE = ("--ignore=metricloss/backends", "--ignore=metricloss/_xp")
+
+
 def _install(session: nox.Session, extras: list[str], extra: list[str]) -> None:
     # The pinned torch goes in the same command as the extras, so the resolver takes it.
     session.install(f".[{','.join(extras)}]", *extra)
@@ -55,10 +64,17 @@ def _pytest(session: nox.Session, *args: str, env: dict[str, str]) -> None:
 @nox.session
 @nox.parametrize("backend", list(BACKENDS))
 def tests(session: nox.Session, backend: str) -> None:
-    """The test suite on one backend, in its own environment."""
+    """The test suite on one backend, in its own environment (JAX twice: with x64, and in its
+    default float32 mode, the one most users run; NumPy also runs the docstring examples)."""
     extras, extra, namespaces = BACKENDS[backend]
     _install(session, extras, extra)
-    _pytest(session, "-q", "-m", "not parity", env={"METRICLOSS_BACKENDS": namespaces})
+    env = {"METRICLOSS_BACKENDS": namespaces}
+    _pytest(session, *XDIST, "-q", "-m", "not parity", env=env)
+    if backend == "numpy":
+        _pytest(session, "-q", "--doctest-modules", "metricloss", *DOCTEST_IGNORE, env=env)
+    if backend == "jax":
+        _pytest(session, *XDIST, "-q", "-m", "not parity and not float64",
+                env={**env, "METRICLOSS_JAX_X64": "0"})
 
 
 @nox.session

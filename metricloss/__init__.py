@@ -18,6 +18,7 @@ from metricloss.crossentropy import (
     sparse_multilabel_categorical_crossentropy,
 )
 from metricloss.global_objectives import (
+    LabelPriorState,
     dual_value,
     false_positive_rate_at_true_positive_rate_loss,
     false_positives_upper_bound,
@@ -25,7 +26,6 @@ from metricloss.global_objectives import (
     precision_at_recall_loss,
     precision_recall_auc_loss,
     recall_at_precision_loss,
-    roc_auc_loss,
     true_positive_rate_at_false_positive_rate_loss,
     true_positives_lower_bound,
     update_label_priors,
@@ -47,9 +47,11 @@ from metricloss.metrics import (
     roc_auc_score,
     subset_accuracy,
 )
+from metricloss.roc_auc import roc_auc_loss
 from metricloss.thresholds import binarize, tune_thresholds
 
 __all__ = [
+    "LabelPriorState",
     "UndefinedMetricWarning",
     "accuracy_score",
     "any_loss",

@@ -33,6 +33,11 @@ def selected_backends() -> list[str]:
     return names
 
 
+def jax_x64() -> bool:
+    """Whether JAX runs with x64 enabled: yes unless ``METRICLOSS_JAX_X64=0``."""
+    return os.environ.get("METRICLOSS_JAX_X64", "1") != "0"
+
+
 def importable(name: str) -> bool:
     try:
         importlib.import_module(name)
@@ -70,7 +75,9 @@ class Backend:
         elif name == "jax":
             import jax
 
-            jax.config.update("jax_enable_x64", True)
+            # x64 unless the run asks for JAX's default float32 mode (METRICLOSS_JAX_X64=0),
+            # the mode most users run; tests that need float64 are then skipped (conftest.py).
+            jax.config.update("jax_enable_x64", jax_x64())
             import jax.numpy as ns
         elif name == "tensorflow":
             import tensorflow  # noqa: F401
@@ -108,6 +115,8 @@ class Backend:
         return getattr(self.ns, name)
 
     def supports(self, dtype_name: str) -> bool:
+        if dtype_name == "float64":
+            return self.name != "jax" or jax_x64()
         if dtype_name == "bfloat16":
             return self.name in DIFFERENTIABLE
         if dtype_name == "float16":
@@ -132,6 +141,12 @@ class Backend:
         if self.name == "jax":
             import jax.numpy as jnp
 
+            if dtype == "float64" and not jax_x64():
+                import pytest
+
+                # JAX's default float32 mode would silently truncate: a test that builds a
+                # float64 array needs x64 and is skipped here (mark it `float64` to say so).
+                pytest.skip("needs float64; JAX runs in its default float32 mode")
             return jnp.asarray(a, dtype=self.dtype(dtype) if dtype else None)
         if self.name == "array_api_strict":
             out = self.ns.asarray(a, device=device) if device is not None else self.ns.asarray(a)
