@@ -53,9 +53,10 @@ from typing import Any
 import keras
 from keras import ops
 
+import metricloss as _ml
 from metricloss import confusion as _confusion
 from metricloss import crossentropy as _crossentropy
-from metricloss import global_objectives as _go
+from metricloss.backends import _state
 
 __all__ = [
     "AnyLoss",
@@ -372,13 +373,13 @@ class ROCAUCLoss(_StatelessLoss):
                 "chunk_size": self.chunk_size}
 
     def _compute(self, labels: Any, logits: Any, weights: Any) -> Any:
-        out = _go.roc_auc_loss(logits, labels, weights=weights,
+        out = _ml.roc_auc_loss(logits, labels, weights=weights,
                                reduction=_REDUCTIONS[self.reduction], **self._options())
         return _loss_only(out)
 
 
 def _loss_only(out: Any) -> Any:
-    """The loss of a core result: ``loss`` or (before ``return_aux``) ``(loss, aux)``."""
+    """The loss of a core result: ``loss`` or ``(loss, aux)``."""
     return out[0] if isinstance(out, tuple) else out
 
 
@@ -387,76 +388,44 @@ def _loss_only(out: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def _initial_priors(num_labels: int) -> tuple[Any, Any]:
-    import array_api_compat.numpy as np_xp
-    state = _go.label_priors_init(num_labels, xp=np_xp, dtype=np_xp.float32)
-    return state[0], state[1]
-
-
-def _update_priors(counts: Any, weight_sum: Any, labels: Any, weights: Any) -> tuple[Any, ...]:
-    """``(counts, weight_sum, priors)`` after this batch, with the core's pure update."""
-    state_type = getattr(_go, "LabelPriorState", None)
-    if state_type is not None:
-        new = _go.update_label_priors(state_type(counts, weight_sum), labels, weights=weights)
-        return new.counts, new.weight_sum, new.priors
-    return _go.update_label_priors(counts, weight_sum, labels, weights=weights)
-
-
-class _UntrackedLossError(RuntimeError):
-    pass
-
-
 class _ConstrainedLoss(keras.layers.Layer, keras.losses.Loss):
-    """Shared by the constrained losses: the variables, the forward, the config."""
-
-    _core: Any = None  # the core function
-    _targets: tuple[str, ...] = ()  # the core's target keyword(s)
+    """Shared by the constrained losses: variables and forward from the framework-free
+    :mod:`metricloss.backends._state` (``dual_value → core loss → update_label_priors``)."""
 
     def __init__(self, *, num_labels: int = 1, dual_rate_factor: float = 0.1,
-                 lambdas_init: float = 1.0, label_priors: Any = None, surrogate: str = "xent",
-                 from_logits: bool = False, reduction: Any = "sum_over_batch_size",
-                 name: str | None = None, dtype: Any = None, **kwargs: Any) -> None:
-        keras.layers.Layer.__init__(self, name=name, dtype=dtype or "float32", autocast=False,
-                                    **kwargs)
-        if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1:
-            raise ValueError(f"num_labels must be an integer ≥ 1, got {num_labels!r}")
-        for key, value in (("dual_rate_factor", dual_rate_factor),
-                           ("lambdas_init", lambdas_init)):
-            if (isinstance(value, bool) or not isinstance(value, int | float)
-                    or not math.isfinite(value) or value < 0):
-                raise ValueError(f"{key} must be a finite number ≥ 0, got {value!r}")
-        self.num_labels = num_labels
-        self.dual_rate_factor = float(dual_rate_factor)
-        self.lambdas_init = float(lambdas_init)
-        self.label_priors = label_priors
-        self.surrogate = surrogate
-        self.from_logits = _check_bool("from_logits", from_logits)
+                 lambdas_init: float = 1.0, from_logits: bool = False,
+                 reduction: Any = "sum_over_batch_size", name: str | None = None,
+                 dtype: Any = None, **core_kwargs: Any) -> None:
+        keras.layers.Layer.__init__(self, name=name, dtype=dtype or "float32", autocast=False)
+        self._spec = _state.SPECS[type(self).__name__]
         self.reduction = _check_reduction(reduction)
+        self.from_logits = _check_bool("from_logits", from_logits)
+        if (isinstance(lambdas_init, bool) or not isinstance(lambdas_init, int | float)
+                or not math.isfinite(lambdas_init) or lambdas_init < 0):
+            raise ValueError(f"lambdas_init must be a finite number ≥ 0, got {lambdas_init!r}")
+        self.lambdas_init = float(lambdas_init)
+        core_kwargs.pop("reduction", None)
+        self._config = self._spec.configure(
+            num_labels=num_labels, dual_rate_factor=dual_rate_factor,
+            reduction=_REDUCTIONS[self.reduction], **core_kwargs)
         self._attached = False
         self._training = True
-        self.dual = self.add_weight(
-            name="dual", shape=self._dual_shape(),
-            initializer=keras.initializers.Constant(self.lambdas_init), trainable=True)
-        if label_priors is None:
-            counts, weight_sum = _initial_priors(num_labels)
-            self.label_prior_counts = self.add_weight(
-                name="label_prior_counts", shape=(num_labels,),
-                initializer=keras.initializers.Constant(counts.tolist()), trainable=False)
-            self.label_prior_weight_sum = self.add_weight(
-                name="label_prior_weight_sum", shape=(num_labels,),
-                initializer=keras.initializers.Constant(weight_sum.tolist()), trainable=False)
+        for var in self._spec.variables(self._config):
+            initial = self.lambdas_init if var.is_dual else var.initial_value
+            setattr(self, var.name, self.add_weight(
+                name=var.name, shape=var.shape, trainable=var.trainable,
+                initializer=keras.initializers.Constant(initial)))
         self.built = True
 
-    # the pieces a subclass sets -------------------------------------------------------------
-
-    def _dual_shape(self) -> tuple[int, ...]:
-        return (self.num_labels,)
-
-    def _target_options(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self._targets}
-
-    def _extra_core_args(self) -> dict[str, Any]:
-        return {}
+    def __getattr__(self, name: str) -> Any:
+        # The configuration reads as attributes (loss.target_recall, loss.num_labels, ...).
+        config = self.__dict__.get("_config")
+        if config is not None and name in config:
+            return config[name]
+        parent = getattr(super(), "__getattr__", None)  # torch.nn.Module's, on torch
+        if parent is not None:
+            return parent(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # Keras' loss protocol -------------------------------------------------------------------
 
@@ -468,7 +437,7 @@ class _ConstrainedLoss(keras.layers.Layer, keras.losses.Loss):
     def call(self, y_true: Any, y_pred: Any, sample_weight: Any = None,
              training: bool | None = None) -> Any:
         if not self._attached:
-            raise _UntrackedLossError(
+            raise RuntimeError(
                 f"{type(self).__name__} owns trainable dual variables and running label "
                 f"priors, which only a model that tracks the loss trains and updates. Attach "
                 f"it first: `model = metricloss.backends.keras.attach(model, loss)`, then "
@@ -476,46 +445,28 @@ class _ConstrainedLoss(keras.layers.Layer, keras.losses.Loss):
                 f"Training without it would keep the duals frozen.")
         dtype = self.variable_dtype
         logits = _logits(y_pred, self.from_logits, dtype)
-        width = 1 if len(logits.shape) == 1 else logits.shape[-1]
-        if width is not None and width != self.num_labels:
-            raise ValueError(f"num_labels={self.num_labels} does not match y_pred of shape "
-                             f"{tuple(logits.shape)} ({width} labels)")
         labels = _match_rank(_tensor(y_true), logits)
-        weights = _weights(sample_weight, dtype)
-        lambdas = _go.dual_value(_read(self.dual), self.dual_rate_factor, ops.stop_gradient)
-        priors = self._priors(labels, weights, self._training if training is None else training)
-        out = type(self)._core(
-            logits, labels, lambdas=lambdas, label_priors=priors, weights=weights,
-            surrogate=self.surrogate, reduction=_REDUCTIONS[self.reduction],
-            **self._target_options(), **self._extra_core_args())
-        return _loss_only(out)
-
-    def _priors(self, labels: Any, weights: Any, training: bool) -> Any:
-        if self.label_priors is not None:
-            return self.label_priors
-        counts = _read(self.label_prior_counts)
-        weight_sum = _read(self.label_prior_weight_sum)
-        if not training:
-            return counts / weight_sum
-        labels = ops.stop_gradient(labels)
-        if len(labels.shape) == 2 and self.num_labels == 1 and labels.shape[-1] == 1:
-            labels = ops.reshape(labels, (-1,))
-        counts, weight_sum, priors = _update_priors(
-            counts, weight_sum, labels, None if weights is None else ops.stop_gradient(weights))
-        self.label_prior_counts.assign(counts)
-        self.label_prior_weight_sum.assign(weight_sum)
-        return priors
+        training = self._training if training is None else training
+        variables = {v.name: _read(getattr(self, v.name))
+                     for v in self._spec.variables(self._config)}
+        out = _state.forward(self._spec, self._config, variables, logits, labels,
+                             stop_gradient=ops.stop_gradient, training=training,
+                             return_aux=False, weights=_weights(sample_weight, dtype))
+        if out.label_priors is not None:
+            self.label_prior_counts.assign(out.label_priors.counts)
+            self.label_prior_weight_sum.assign(out.label_priors.weight_sum)
+        return out.loss
 
     @property
     def lambdas(self) -> Any:
         """The current dual values ``λ = |v|`` (a backend tensor)."""
-        return ops.abs(self.dual)
+        return ops.abs(self.duals)
 
     @property
     def priors(self) -> Any:
         """The label priors in use: the running estimate, or the fixed ``label_priors``."""
-        if self.label_priors is not None:
-            return self.label_priors
+        if not self._spec.running_priors(self._config):
+            return self._config["label_priors"]
         return self.label_prior_counts / self.label_prior_weight_sum
 
     def compute_output_spec(self, y_true: Any, y_pred: Any, sample_weight: Any = None,
@@ -524,13 +475,10 @@ class _ConstrainedLoss(keras.layers.Layer, keras.losses.Loss):
         return keras.KerasTensor(shape, dtype=self.variable_dtype)
 
     def get_config(self) -> dict[str, Any]:
-        config = {
-            "name": self.name, "dtype": self.dtype_policy.name, "num_labels": self.num_labels,
-            "dual_rate_factor": self.dual_rate_factor, "lambdas_init": self.lambdas_init,
-            "label_priors": _config_value(self.label_priors), "surrogate": self.surrogate,
-            "from_logits": self.from_logits, "reduction": self.reduction,
-        }
-        config.update({k: _config_value(v) for k, v in self._target_options().items()})
+        config = {k: _config_value(v) for k, v in self._config.items() if k != "reduction"}
+        config.update(name=self.name, dtype=self.dtype_policy.name,
+                      lambdas_init=self.lambdas_init, from_logits=self.from_logits,
+                      reduction=self.reduction)
         return config
 
     @classmethod
@@ -541,87 +489,63 @@ class _ConstrainedLoss(keras.layers.Layer, keras.losses.Loss):
         return "Layer"
 
 
-@_register
-class RecallAtPrecisionLoss(_ConstrainedLoss):
-    """Maximise recall subject to precision ≥ ``target_precision`` (Eban et al. 2017).
+_CONSTRAINED_DOC = """{summary}
 
-    Keras form of :func:`metricloss.recall_at_precision_loss`, owning its dual variables
-    (trainable, one per label, initial ``lambdas_init``; ``λ = |v|`` in gradient-reversal form
-    so the model's optimizer ascends on them at ``dual_rate_factor`` times its rate) and the
-    running label priors (non-trainable, updated by ``fit``). Use it through :func:`attach`.
-    """
-
-    _core = staticmethod(_go.recall_at_precision_loss)
-    _targets = ("target_precision",)
-
-    def __init__(self, target_precision: Any, **kwargs: Any) -> None:
-        self.target_precision = target_precision
-        super().__init__(**kwargs)
+    Keras form of :func:`metricloss.{function}`: ``loss(y_true, y_pred, sample_weight)``.
+    Owns its dual variables ``duals`` (trainable, one per label{per_anchor}, initial
+    ``lambdas_init``; ``λ = |v|`` in gradient-reversal form, so the model's optimizer ascends
+    on them at ``dual_rate_factor`` times its rate){biases} and, unless ``label_priors`` is
+    given, the running label priors ``label_prior_counts``/``label_prior_weight_sum``
+    (non-trainable; advanced by ``fit``, frozen by ``evaluate``/``predict``). Use it through
+    :func:`attach`. Keywords: the core function's (``surrogate``, ``label_priors``, ...) plus
+    ``num_labels`` (default 1), ``dual_rate_factor`` (0.1), ``from_logits`` (False),
+    ``reduction`` (Keras' names; ``"none"``: the per-element loss).
+"""
 
 
-@_register
-class PrecisionAtRecallLoss(_ConstrainedLoss):
-    """Maximise precision subject to recall ≥ ``target_recall``: Keras form of
-    :func:`metricloss.precision_at_recall_loss` (state as :class:`RecallAtPrecisionLoss`)."""
+def _constrained(name: str, target: str | None, summary: str) -> type:
+    spec = _state.SPECS[name]
 
-    _core = staticmethod(_go.precision_at_recall_loss)
-    _targets = ("target_recall",)
+    if target is None:
+        def __init__(self: Any, precision_range: Sequence[float] = (0.0, 1.0),
+                     num_anchors: int = 20, **kwargs: Any) -> None:
+            _ConstrainedLoss.__init__(self, precision_range=tuple(precision_range),
+                                      num_anchors=num_anchors, **kwargs)
+    else:
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            if len(args) > 1:
+                raise TypeError(f"{name}() takes {target} as its only positional argument")
+            if args:
+                if target in kwargs:
+                    raise TypeError(f"{name}() got {target} twice")
+                kwargs[target] = args[0]
+            _ConstrainedLoss.__init__(self, **kwargs)
 
-    def __init__(self, target_recall: Any, **kwargs: Any) -> None:
-        self.target_recall = target_recall
-        super().__init__(**kwargs)
-
-
-@_register
-class FalsePositiveRateAtTruePositiveRateLoss(_ConstrainedLoss):
-    """Minimise the false positive rate subject to TPR ≥ ``target_rate``: Keras form of
-    :func:`metricloss.false_positive_rate_at_true_positive_rate_loss`."""
-
-    _core = staticmethod(_go.false_positive_rate_at_true_positive_rate_loss)
-    _targets = ("target_rate",)
-
-    def __init__(self, target_rate: Any, **kwargs: Any) -> None:
-        self.target_rate = target_rate
-        super().__init__(**kwargs)
-
-
-@_register
-class TruePositiveRateAtFalsePositiveRateLoss(_ConstrainedLoss):
-    """Maximise the true positive rate subject to FPR ≤ ``target_rate``: Keras form of
-    :func:`metricloss.true_positive_rate_at_false_positive_rate_loss`."""
-
-    _core = staticmethod(_go.true_positive_rate_at_false_positive_rate_loss)
-    _targets = ("target_rate",)
-
-    def __init__(self, target_rate: Any, **kwargs: Any) -> None:
-        self.target_rate = target_rate
-        super().__init__(**kwargs)
+    doc = _CONSTRAINED_DOC.format(
+        summary=summary, function=spec.function_name,
+        per_anchor=" and anchor" if spec.has_biases else "",
+        biases=", the per-anchor ``biases`` (trainable, initial 0)" if spec.has_biases else "")
+    cls = type(name, (_ConstrainedLoss,), {"__init__": __init__, "__doc__": doc,
+                                           "__module__": __name__, "__qualname__": name})
+    return _register(cls)
 
 
-@_register
-class PrecisionRecallAUCLoss(_ConstrainedLoss):
-    """The area under the precision-recall curve over ``precision_range``: Keras form of
-    :func:`metricloss.precision_recall_auc_loss`, owning duals and biases of shape
-    ``(num_labels, num_anchors)`` (both trainable; biases start at 0)."""
-
-    _core = staticmethod(_go.precision_recall_auc_loss)
-    _targets = ("precision_range", "num_anchors")
-
-    def __init__(self, precision_range: Sequence[float] = (0.0, 1.0), num_anchors: int = 20,
-                 **kwargs: Any) -> None:
-        if isinstance(num_anchors, bool) or not isinstance(num_anchors, int) or num_anchors < 1:
-            raise ValueError(f"num_anchors must be an integer ≥ 1, got {num_anchors!r}")
-        self.precision_range = tuple(float(v) for v in precision_range)
-        self.num_anchors = num_anchors
-        super().__init__(**kwargs)
-        self.biases = self.add_weight(name="biases", shape=self._dual_shape(),
-                                      initializer="zeros", trainable=True)
-
-    def _dual_shape(self) -> tuple[int, ...]:
-        return (self.num_labels, self.num_anchors)
-
-    def _extra_core_args(self) -> dict[str, Any]:
-        return {"biases": _read(self.biases)}
+RecallAtPrecisionLoss = _constrained(
+    "RecallAtPrecisionLoss", "target_precision",
+    "Maximise recall subject to precision ≥ ``target_precision`` (Eban et al. 2017).")
+PrecisionAtRecallLoss = _constrained(
+    "PrecisionAtRecallLoss", "target_recall",
+    "Maximise precision subject to recall ≥ ``target_recall`` (Eban et al. 2017).")
+FalsePositiveRateAtTruePositiveRateLoss = _constrained(
+    "FalsePositiveRateAtTruePositiveRateLoss", "target_rate",
+    "Minimise the false positive rate subject to TPR ≥ ``target_rate``.")
+TruePositiveRateAtFalsePositiveRateLoss = _constrained(
+    "TruePositiveRateAtFalsePositiveRateLoss", "target_rate",
+    "Maximise the true positive rate subject to FPR ≤ ``target_rate``.")
+PrecisionRecallAUCLoss = _constrained(
+    "PrecisionRecallAUCLoss", None,
+    "The area under the precision-recall curve over ``precision_range``, with ``num_anchors``"
+    " anchors.")
 
 
 # --------------------------------------------------------------------------------------------
