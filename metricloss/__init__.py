@@ -3,10 +3,12 @@ Python array API standard and run unchanged on NumPy, PyTorch, JAX and TensorFlo
 
 Losses: :mod:`metricloss.confusion` (sigmoidF1, AnyLoss, any confusion-matrix metric),
 :mod:`metricloss.crossentropy` (ZLPR, dense and sparse), :mod:`metricloss.global_objectives`
-(recall at precision, ..., PR-AUC, ROC-AUC). Evaluation: :mod:`metricloss.metrics` (exact
+(recall at precision, ..., PR-AUC, ROC-AUC). Baselines to compare with: :mod:`metricloss.baselines`
+(binary cross-entropy, focal loss, asymmetric loss). Evaluation: :mod:`metricloss.metrics` (exact
 metrics) and :mod:`metricloss.thresholds` (per-label threshold tuning).
 """
 
+from metricloss.baselines import asymmetric_loss, binary_cross_entropy, sigmoid_focal_loss
 from metricloss.confusion import (
     any_loss,
     confusion_metric_loss,
@@ -55,8 +57,10 @@ __all__ = [
     "UndefinedMetricWarning",
     "accuracy_score",
     "any_loss",
+    "asymmetric_loss",
     "average_precision_score",
     "binarize",
+    "binary_cross_entropy",
     "confusion_counts",
     "confusion_metric_loss",
     "dual_value",
@@ -78,6 +82,7 @@ __all__ = [
     "roc_auc_loss",
     "roc_auc_score",
     "sigmoid_f1_loss",
+    "sigmoid_focal_loss",
     "soft_confusion",
     "sparse_multilabel_categorical_crossentropy",
     "subset_accuracy",
