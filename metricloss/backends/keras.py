@@ -378,6 +378,45 @@ class ROCAUCLoss(_StatelessLoss):
         return _loss_only(out)
 
 
+class _BaselineLoss(_StatelessLoss):
+    """A per-element baseline of :mod:`metricloss.baselines`, through the shared forward."""
+
+    def __init__(self, *, from_logits: bool = False, reduction: Any = "sum_over_batch_size",
+                 name: str | None = None, dtype: Any = None, **core_kwargs: Any) -> None:
+        super().__init__(from_logits=from_logits, reduction=reduction, name=name, dtype=dtype)
+        self._spec = _state.SPECS[type(self).__name__]
+        core_kwargs.pop("reduction", None)
+        self._config = self._spec.configure(**core_kwargs)
+
+    def _options(self) -> dict[str, Any]:
+        return {k: v for k, v in self._config.items() if k != "reduction"}
+
+    def _compute(self, labels: Any, logits: Any, weights: Any) -> Any:
+        config = dict(self._config, reduction=_REDUCTIONS[self.reduction])
+        if isinstance(config.get("pos_weight"), list | tuple):  # from a saved config
+            config["pos_weight"] = _tensor(config["pos_weight"], logits.dtype)
+        return _state.forward(self._spec, config, {}, logits, labels,
+                              stop_gradient=ops.stop_gradient, return_aux=False,
+                              weights=weights).loss
+
+
+_BASELINES = {
+    "BinaryCrossEntropy": "Binary cross-entropy from logits, with ``pos_weight`` (torch's).",
+    "SigmoidFocalLoss": "Focal loss (Lin et al. 2017), torchvision's definition.",
+    "AsymmetricLoss": "Asymmetric loss (Ridnik et al. 2021); the framework's stop-gradient "
+                      "detaches the focusing weight where the core's option asks for it.",
+}
+for _name, _summary in _BASELINES.items():
+    if _name in _state.SPECS:
+        _fn = _state.SPECS[_name].function_name
+        globals()[_name] = _register(type(_name, (_BaselineLoss,), {
+            "__module__": __name__, "__qualname__": _name,
+            "__doc__": f"{_summary}\n\n    Keras form of :func:`metricloss.{_fn}` (its "
+                       f"keywords); ``sample_weight`` goes into its ``weights``, ``\"none\"`` "
+                       f"gives the per-element loss.\n    "}))
+        __all__.append(_name)
+
+
 def _loss_only(out: Any) -> Any:
     """The loss of a core result: ``loss`` or ``(loss, aux)``."""
     return out[0] if isinstance(out, tuple) else out

@@ -130,6 +130,21 @@ STATELESS = {
     "roc_auc": (lambda: mk.ROCAUCLoss(from_logits=True),
                 lambda z, y, w: _core_loss(metricloss.roc_auc_loss(z, y, weights=w)), False),
 }
+if hasattr(mk, "BinaryCrossEntropy"):  # the baselines (metricloss.baselines)
+    STATELESS.update({
+        "bce_pos_weight": (lambda: mk.BinaryCrossEntropy(pos_weight=3.0, from_logits=True),
+                           lambda z, y, w: metricloss.binary_cross_entropy(
+                               z, y, pos_weight=3.0, weights=w), False),
+        "focal_probs": (lambda: mk.SigmoidFocalLoss(gamma=1.5),
+                        lambda z, y, w: metricloss.sigmoid_focal_loss(z, y, gamma=1.5,
+                                                                      weights=w),
+                        True),
+        "asl": (lambda: mk.AsymmetricLoss(from_logits=True, reduction="sum"),
+                lambda z, y, w: metricloss.asymmetric_loss(z, y, weights=w,
+                                                           reduction="sum",
+                                                           stop_gradient=ops.stop_gradient),
+                False),
+    })
 
 
 @pytest.mark.parametrize("case", list(STATELESS))
@@ -362,6 +377,9 @@ ALL_LOSSES = {
     "SparseMultilabelCategoricalCrossentropy":
         lambda: mk.SparseMultilabelCategoricalCrossentropy(pad_index=-2),
     "ROCAUCLoss": lambda: mk.ROCAUCLoss(surrogate="hinge", method="sort"),
+    **{name: (lambda name=name: getattr(mk, name)(from_logits=True, reduction="sum"))
+       for name in ("BinaryCrossEntropy", "SigmoidFocalLoss", "AsymmetricLoss")
+       if hasattr(mk, name)},
     **{name: (lambda make=make: make(num_labels=L, dual_rate_factor=3.0, from_logits=True))
        for name, (make, _, _) in CONSTRAINED.items()},
 }
