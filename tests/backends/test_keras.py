@@ -204,6 +204,15 @@ def test_probabilities_are_not_passed_through_a_second_sigmoid() -> None:
     np.testing.assert_allclose(_np(probs_loss), _np(logits_loss), rtol=1e-4)
 
 
+def test_probabilities_passed_with_from_logits_true_warn() -> None:
+    logits, labels, _ = _data()
+    with pytest.warns(UserWarning, match="from_logits=False"):
+        mk.SigmoidF1Loss(from_logits=True)(labels, _sigmoid(logits))
+    loss = _tracked(mk.PrecisionAtRecallLoss(0.9, num_labels=L, from_logits=True))
+    with pytest.warns(UserWarning, match="from_logits=False"):
+        loss(labels, _sigmoid(logits), training=False)
+
+
 def test_confusion_losses_have_no_reduction_to_choose() -> None:
     with pytest.raises(ValueError, match="average='none'"):
         mk.SigmoidF1Loss(reduction="sum")
