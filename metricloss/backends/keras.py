@@ -549,24 +549,29 @@ _CONSTRAINED_DOC = """{summary}
 """
 
 
+def _pr_auc_init(self: Any, precision_range: Sequence[float] = (0.0, 1.0),
+                 num_anchors: int = 20, **kwargs: Any) -> None:
+    _ConstrainedLoss.__init__(self, precision_range=tuple(precision_range),
+                              num_anchors=num_anchors, **kwargs)
+
+
+def _target_init(name: str, target: str) -> Any:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        # The target may come first, positionally: PrecisionAtRecallLoss(0.98, ...).
+        if len(args) > 1:
+            raise TypeError(f"{name}() takes {target} as its only positional argument")
+        if args:
+            if target in kwargs:
+                raise TypeError(f"{name}() got {target} twice")
+            kwargs[target] = args[0]
+        _ConstrainedLoss.__init__(self, **kwargs)
+
+    return __init__
+
+
 def _constrained(name: str, target: str | None, summary: str) -> type:
     spec = _state.SPECS[name]
-
-    if target is None:
-        def __init__(self: Any, precision_range: Sequence[float] = (0.0, 1.0),
-                     num_anchors: int = 20, **kwargs: Any) -> None:
-            _ConstrainedLoss.__init__(self, precision_range=tuple(precision_range),
-                                      num_anchors=num_anchors, **kwargs)
-    else:
-        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-            if len(args) > 1:
-                raise TypeError(f"{name}() takes {target} as its only positional argument")
-            if args:
-                if target in kwargs:
-                    raise TypeError(f"{name}() got {target} twice")
-                kwargs[target] = args[0]
-            _ConstrainedLoss.__init__(self, **kwargs)
-
+    __init__ = _pr_auc_init if target is None else _target_init(name, target)
     doc = _CONSTRAINED_DOC.format(
         summary=summary, function=spec.function_name,
         per_anchor=" and anchor" if spec.has_biases else "",
