@@ -63,7 +63,9 @@ def check_number(
     """
     if not _is_number(value):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
+    # value − value is 0 for a finite number, NaN for ±inf and NaN: unlike math.isfinite, it
+    # traces under torch.compile(dynamic=True), where Python floats (defaults too) are symbolic.
+    if not value - value == 0:
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     below = value <= low if low_open else value < low
     above = value >= high if high_open else value > high

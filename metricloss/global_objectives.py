@@ -83,6 +83,7 @@ Reference:
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -211,23 +212,36 @@ def _broadcast_shapes(named: dict[str, tuple[Any, ...]]) -> tuple[Any, ...]:
     return out
 
 
-def _batch_count(xp: Namespace, x: Array) -> Array | int:
-    """The number of rows of the 2-D ``x``: a Python int where the shape is static, else an
-    array computed at run time (``None`` in a ``tf.function`` signature, a symbolic size under
-    ``torch.compile(dynamic=True)`` or ``jax.export``)."""
+def _static_rows(x: Array) -> int | None:
+    """The number of rows of ``x`` as a Python int where it is known while tracing, else
+    ``None``: ``None`` in a ``tf.function`` signature, a symbolic dimension under ``jax.export``,
+    and any size under ``torch.compile`` (Dynamo shows a symbolic size as a plain ``int``, so
+    it cannot be told from a static one; the batch size is then treated as unknown)."""
     n = x.shape[0]
-    if type(n) is int:
+    if type(n) is not int:
+        return None
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.compiler.is_compiling():
+        return None
+    return n
+
+
+def _batch_count(xp: Namespace, x: Array) -> Array | int:
+    """The number of rows of the 2-D ``x``: a Python int where it is static, else an array
+    computed at run time (see :func:`_static_rows`), never a Python read of an unknown size."""
+    n = _static_rows(x)
+    if n is not None:
         return n
     return xp.sum(xp.ones_like(x[:, 0]))
 
 
-def _check_finite_weights(xp: Namespace, w: Array | None) -> None:
-    """``ValueError`` for infinite or NaN weights (eager, on the host; SPEC decision 7)."""
+def _check_finite_weights(xp: Namespace, w: Array | None, name: str = "weights") -> None:
+    """``ValueError`` for infinite or NaN weights (eager, on the host; HELPERS decision 7)."""
     if w is None or not is_eager(w):
         return
     bad = xp.logical_not(xp.all(xp.isfinite(w)))
     if is_eager(bad) and bool(bad):
-        raise ValueError("weights must be finite; found inf or NaN")
+        raise ValueError(f"{name} must be finite; found inf or NaN")
 
 
 class _Batch(NamedTuple):
@@ -514,7 +528,7 @@ def weighted_surrogate(
         shapes[name] = tuple(value.shape)
         weights[name] = xp.astype(value, dtype)
         check_eager_range(xp, name, weights[name], 0.0, math.inf)
-        _check_finite_weights(xp, weights[name])
+        _check_finite_weights(xp, weights[name], name)
     _broadcast_shapes(shapes)
     pos, neg = _surrogate_parts(xp, z, surrogate)
     # Coefficients into the labels first: every operand of the result is broadcast in.
@@ -787,6 +801,7 @@ def dual_value(
         raise TypeError(f"stop_gradient must be callable (the framework's stop-gradient), got "
                         f"{type(stop_gradient).__name__}")
     f = check_number("dual_rate_factor", dual_rate_factor, low=0.0)
+    require_array("variable", variable)
     xp = namespace_of(variable=variable)
     check_floating(xp, "variable", variable)
     magnitude = xp.abs(variable)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import array_api_compat
+
 from metricloss._checks import check_bool, check_choice, check_integer
 from metricloss._namespace import Array, Namespace, device_of, is_eager, kernels
 from metricloss._reduction import REDUCTIONS
@@ -22,6 +24,7 @@ from metricloss.global_objectives import (
     _prepare,
     _reduce,
     _relu,
+    _static_rows,
 )
 
 __all__ = ["ROC_METHODS", "roc_auc_loss"]
@@ -29,13 +32,14 @@ __all__ = ["ROC_METHODS", "roc_auc_loss"]
 ROC_METHODS = ("pairwise", "sort")
 
 
-def _blocks(B: Any, chunk_size: int | None) -> list[tuple[Any, Any]]:
+def _blocks(B: int | None, chunk_size: int | None) -> list[tuple[Any, Any]]:
     """Row blocks ``[start, stop)`` of at most ``chunk_size`` rows (``None``: one block).
 
-    One block, all rows, when the batch size is not a Python int (unknown or symbolic under
-    tracing): a Python loop cannot be laid over an unknown size, so chunking applies to known
-    batch sizes only. No block for an empty batch."""
-    if type(B) is not int:
+    One block, all rows, when the batch size ``B`` is unknown (``None``: see
+    :func:`metricloss.global_objectives._static_rows`): a Python loop cannot be laid over an
+    unknown size, so chunking applies to known batch sizes only. No block for an empty
+    batch."""
+    if B is None:
         return [(None, None)]
     step = chunk_size or max(B, 1)
     return [(start, min(start + step, B)) for start in range(0, B, step)]
@@ -60,7 +64,7 @@ def _roc_pairwise(xp: Namespace, z: Array, y: Array, w: Array | None, surrogate:
     Row block ``j ∈ [start, stop)`` forms ``(C, B, L)`` arrays; the blocks are concatenated,
     so each element's value is the unchunked one (the sum over ``i`` is not split).
     """
-    B = z.shape[0]
+    B = _static_rows(z)
     z0, y0 = xp.expand_dims(z, axis=0), xp.expand_dims(y, axis=0)  # (1, B, L)
     w0 = None if w is None else xp.expand_dims(w, axis=0)
     blocks = []
@@ -84,7 +88,7 @@ def _roc_pairwise(xp: Namespace, z: Array, y: Array, w: Array | None, surrogate:
         row = xp.sum(pair, axis=1)  # (C, L)
         del pair
         if w is not None:
-            row = (w if w.shape[0] == 1 or start is None else w[start:stop, :]) * row
+            row = (w if start is None or w.shape[0] == 1 else w[start:stop, :]) * row
         blocks.append(row)
     if not blocks:  # an empty batch
         return xp.zeros(tuple(z.shape), dtype=z.dtype, device=device_of(z))
@@ -101,7 +105,7 @@ def _roc_pairwise_total(xp: Namespace, z: Array, y: Array, w: Array | None, surr
     needs ``|y_j − y_i|``, ``(y_j − y_i)·Δz`` and the symmetric half as well). For 0/1 labels
     it equals the sum of the per-element losses; for soft labels it does not.
     """
-    B = z.shape[0]
+    B = _static_rows(z)
     pos = y if w is None else w * y  # (B, L): w_j y_j
     neg = xp.expand_dims(1.0 - y if w is None else w * (1.0 - y), axis=0)  # (1, B, L)
     z0 = xp.expand_dims(z, axis=0)  # (1, B, L)
@@ -120,6 +124,16 @@ def _roc_pairwise_total(xp: Namespace, z: Array, y: Array, w: Array | None, surr
     if total is None:  # an empty batch
         return xp.zeros((), dtype=z.dtype, device=device_of(z))
     return _over_batch(xp, z, total)
+
+
+def _gather(xp: Namespace, x: Array, indices: Array) -> Array:
+    """``take_along_axis(x, indices, axis=1)`` for non-negative indices of ``x``'s shape. For
+    PyTorch, ``Tensor.gather``: ``take_along_dim`` (which array-api-compat calls) fixes a
+    symbolic batch size to a constant under ``torch.compile(dynamic=True)``; ``gather`` does
+    not (checked with torch 2.13)."""
+    if array_api_compat.is_torch_namespace(xp):
+        return x.gather(1, indices)
+    return xp.take_along_axis(x, indices, axis=1)
 
 
 def _roc_sorted_hinge(xp: Namespace, z: Array, y: Array, w: Array | None) -> Array:
@@ -150,13 +164,13 @@ def _roc_sorted_hinge(xp: Namespace, z: Array, y: Array, w: Array | None) -> Arr
     pad = xp.zeros_like(zt)
 
     def in_order(values: Array) -> Array:  # values of the B logits, zero at the queries
-        return xp.take_along_axis(xp.concat([values, pad, pad], axis=1), perm, axis=1)
+        return _gather(xp, xp.concat([values, pad, pad], axis=1), perm)
 
     def suffix(values: Array) -> Array:
         return xp.flip(xp.cumulative_sum(xp.flip(values, axis=1), axis=1), axis=1)
 
     def at(sums: Array, block: int) -> Array:  # the sums at query block 1 (z − 1) or 2 (z + 1)
-        return xp.take_along_axis(sums, where[:, block, :], axis=1)
+        return _gather(xp, sums, where[:, block, :])
 
     # Positives: the negatives above z_j − 1 (the queries of block 1 lie among them).
     above_w = suffix(in_order(neg_w))
@@ -203,9 +217,10 @@ def roc_auc_loss(
     (``O(B²L)`` in all) unless the caller rematerialises (``jax.checkpoint``,
     ``torch.utils.checkpoint``). Chunking needs a known batch size: when it is unknown or
     symbolic under tracing (``tf.function`` with a ``(None, L)`` signature, as Keras traces a
-    partial batch; ``torch.compile(dynamic=True)``; ``jax.export``), ``chunk_size`` is
-    ignored and one ``(B, B, L)`` block is formed — same values, unbounded memory; use
-    ``method="sort"`` or a static batch size where memory matters. ``method="sort"`` (hinge
+    partial batch; ``jax.export``; and under ``torch.compile`` always, where Dynamo does not
+    tell a symbolic size from a static one), ``chunk_size`` is ignored and one ``(B, B, L)``
+    block is formed: same values, unbounded memory; use ``method="sort"`` there, or eager,
+    ``jax.jit`` or a static ``tf.function`` where memory matters. ``method="sort"`` (hinge
     only, 0/1 labels) computes the same per-element values exactly in ``O(B log B)`` time and
     ``O(B·L)`` memory, gradients included: a sort of the logits merged with ``z ± 1``, then
     prefix sums. Soft labels are rejected there in eager mode (the pairwise ``|y_j − y_i|``
