@@ -91,20 +91,22 @@ def _jax_cases(z_np: np.ndarray, y_np: np.ndarray, mode: str) -> dict[str, Calla
     jit = jax.jit if mode == "compiled" else (lambda f: f)
     par = mj.PrecisionAtRecallLoss(target_recall=0.9, num_labels=n)
     params, state = par.init()
-    prior_state = metricloss.label_priors_init(n, xp=jnp)
 
-    def adapter(z, p, s):
+    # Every variant takes the same arguments (labels and state too: no closure constants).
+    def adapter(z, p, y, s):
         loss, _, s = par.apply(p, s, z, y)
         return loss, s
 
-    def core_same(z, p, s):  # apply returns aux (dropped by jit when unused)
+    def core_same(z, p, y, s):  # apply returns aux too (dropped by jit when unused)
         lam = metricloss.dual_value(p["duals"], 0.1, jax.lax.stop_gradient)
-        new = metricloss.update_label_priors(prior_state, y)
+        new = metricloss.update_label_priors(
+            metricloss.LabelPriorState(s["label_prior_counts"], s["label_prior_weight_sum"]),
+            y)
         loss, _ = metricloss.precision_at_recall_loss(
             z, y, target_recall=0.9, lambdas=lam, label_priors=new.priors, return_aux=True)
-        return loss, new
+        return loss, {"label_prior_counts": new.counts, "label_prior_weight_sum": new.weight_sum}
 
-    def core_min(z, p, s):
+    def core_min(z, p, y, s):
         lam = metricloss.dual_value(p["duals"], 0.1, jax.lax.stop_gradient)
         return metricloss.precision_at_recall_loss(z, y, target_recall=0.9, lambdas=lam), s
 
@@ -113,15 +115,15 @@ def _jax_cases(z_np: np.ndarray, y_np: np.ndarray, mode: str) -> dict[str, Calla
         "PrecisionAtRecallLoss": adapter,
         "precision_at_recall_loss (same work)": core_same,
         "precision_at_recall_loss (no aux, no priors)": core_min,
-        "SigmoidF1Loss": lambda z, p, s: (f1(z, y), s),
-        "sigmoid_f1_loss": lambda z, p, s: (metricloss.sigmoid_f1_loss(z, y), s),
+        "SigmoidF1Loss": lambda z, p, y, s: (f1(z, y), s),
+        "sigmoid_f1_loss": lambda z, p, y, s: (metricloss.sigmoid_f1_loss(z, y), s),
     }
 
     def thunk(fn: Callable[..., Any]) -> Callable[[], Any]:
         g = jit(jax.value_and_grad(fn, argnums=(0, 1), has_aux=True))
 
         def run() -> None:
-            jax.block_until_ready(g(z, params, state))
+            jax.block_until_ready(g(z, params, y, state))
         return run
 
     return {name: thunk(fn) for name, fn in cases.items()}

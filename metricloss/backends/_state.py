@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import metricloss
-from metricloss._checks import check_integer, check_number, require_array
+from metricloss._checks import check_bool, check_integer, check_number, require_array
 from metricloss._namespace import Array, is_eager, namespace_of
 
 __all__ = [
@@ -85,7 +85,7 @@ PRIOR_WEIGHT_SUM_INIT = 2.0
 """``label_priors_init``'s ``weight_sum`` (positive + negative pseudocounts)."""
 
 DEFAULT_DUAL_RATE_FACTOR = 0.1
-_ADAPTER_KEYWORDS = frozenset({"num_labels", "dual_rate_factor"})
+_ADAPTER_KEYWORDS = frozenset({"num_labels", "dual_rate_factor", "detach_focusing_weights"})
 
 # Core keywords that an adapter supplies per call or from its variables, never from the
 # constructor.
@@ -170,6 +170,8 @@ class LossSpec:
 
     def adapter_keywords(self) -> dict[str, Any]:
         """Keywords the adapter adds (name → default; ``inspect.Parameter.empty``: required)."""
+        if self.takes_stop_gradient:  # ASL: the reference's disable_torch_grad_focal_loss
+            return {"detach_focusing_weights": True}
         if not self.constrained:
             return {}
         return {"num_labels": inspect.Parameter.empty,
@@ -213,6 +215,8 @@ class LossSpec:
             check_number("dual_rate_factor", config["dual_rate_factor"], low=0.0)
         if self.has_biases:
             check_integer("num_anchors", config["num_anchors"], low=1)
+        if self.takes_stop_gradient:
+            check_bool("detach_focusing_weights", config["detach_focusing_weights"])
         return config
 
     def running_priors(self, config: Mapping[str, Any]) -> bool:
@@ -259,14 +263,11 @@ SPECS: dict[str, LossSpec] = _specs(
     LossSpec("PrecisionRecallAUCLoss", "precision_recall_auc_loss", constrained=True,
              has_biases=True),
     LossSpec("ROCAUCLoss", "roc_auc_loss"),
+    LossSpec("BinaryCrossEntropy", "binary_cross_entropy"),
+    LossSpec("SigmoidFocalLoss", "sigmoid_focal_loss"),
+    LossSpec("AsymmetricLoss", "asymmetric_loss"),
 )
-"""Every adapter class, by name. The baselines join when :mod:`metricloss` exports them."""
-
-for _name, _fn in (("BinaryCrossEntropy", "binary_cross_entropy"),
-                   ("SigmoidFocalLoss", "sigmoid_focal_loss"),
-                   ("AsymmetricLoss", "asymmetric_loss")):
-    if hasattr(metricloss, _fn):
-        SPECS[_name] = LossSpec(_name, _fn)
+"""Every adapter class, by name."""
 
 
 def _num_labels_of(logits: Array) -> int | None:
@@ -367,7 +368,7 @@ def forward(
                 new_priors = state
             core["label_priors"] = stop_gradient(state.priors)
     fn = spec.function
-    if spec.takes_stop_gradient:  # ASL's detached focusing weight
+    if spec.takes_stop_gradient and config["detach_focusing_weights"]:  # ASL
         kwargs["stop_gradient"] = stop_gradient
     if spec.has_aux:
         out = fn(logits, labels, **core, **kwargs, return_aux=return_aux)
@@ -396,7 +397,7 @@ def compute_aux(
     kwargs = {k: v for k, v in call_arrays.items() if v is not None}
     core = {k: v for k, v in config.items() if k not in _ADAPTER_KEYWORDS}
     core.update(used)
-    if spec.takes_stop_gradient:
+    if spec.takes_stop_gradient and config["detach_focusing_weights"]:
         kwargs["stop_gradient"] = lambda x: x
     _, aux = spec.function(logits, labels, **core, **kwargs, return_aux=True)
     return dict(aux)

@@ -56,6 +56,8 @@ from metricloss.backends._state import (
 
 __all__ = [
     "AnyLoss",
+    "AsymmetricLoss",
+    "BinaryCrossEntropy",
     "ConfusionMetricLoss",
     "FalsePositiveRateAtTruePositiveRateLoss",
     "MultilabelCategoricalCrossentropy",
@@ -64,6 +66,7 @@ __all__ = [
     "ROCAUCLoss",
     "RecallAtPrecisionLoss",
     "SigmoidF1Loss",
+    "SigmoidFocalLoss",
     "SparseMultilabelCategoricalCrossentropy",
     "TruePositiveRateAtFalsePositiveRateLoss",
 ]
@@ -91,6 +94,10 @@ class _MetricLoss(nn.Module):
                  **kwargs: Any) -> None:
         super().__init__()
         self.config = self._spec.configure(**kwargs)
+        # Read in forward as a tuple: under torch.compile(dynamic=True) Dynamo turns float
+        # values read from a dict attribute into symbolic floats, which the core's number
+        # checks cannot take; constants in a tuple stay constants.
+        self._config_items = tuple(self.config.items())
         self._variables = self._spec.variables(self.config)
         self._dual_names = tuple(v.name for v in self._variables if v.is_dual)
         dtype = torch.get_default_dtype() if dtype is None else dtype
@@ -115,7 +122,8 @@ class _MetricLoss(nn.Module):
         # type, which torch.compile cannot trace for nn.Parameter (str.split on __module__).
         variables = {v.name: getattr(self, v.name).view_as(getattr(self, v.name))
                      for v in self._variables}
-        out = forward(self._spec, self.config, variables, input, target,
+        config = dict(self._config_items)
+        out = forward(self._spec, config, variables, input, target,
                       stop_gradient=_detach, training=self.training, return_aux=False,
                       weights=weights, **call_arrays)
         if out.label_priors is not None:
@@ -250,9 +258,19 @@ class ROCAUCLoss(_MetricLoss):
     _spec = SPECS["ROCAUCLoss"]
 
 
-# The baselines, when the core exports them.
-for _name in ("BinaryCrossEntropy", "SigmoidFocalLoss", "AsymmetricLoss"):
-    if _name in SPECS:
-        globals()[_name] = type(_name, (_MetricLoss,), {
-            "__doc__": _doc(SPECS[_name]), "_spec": SPECS[_name], "__module__": __name__})
-        __all__.append(_name)
+class BinaryCrossEntropy(_MetricLoss):
+    __doc__ = _doc(SPECS["BinaryCrossEntropy"])
+    _spec = SPECS["BinaryCrossEntropy"]
+
+
+class SigmoidFocalLoss(_MetricLoss):
+    __doc__ = _doc(SPECS["SigmoidFocalLoss"])
+    _spec = SPECS["SigmoidFocalLoss"]
+
+
+class AsymmetricLoss(_MetricLoss):
+    __doc__ = _doc(SPECS["AsymmetricLoss"],
+                   " Adds ``detach_focusing_weights`` (default True: the framework's "
+                   "stop-gradient on the focusing weights, the reference training script's "
+                   "``disable_torch_grad_focal_loss=True``).")
+    _spec = SPECS["AsymmetricLoss"]

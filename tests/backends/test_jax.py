@@ -40,8 +40,8 @@ CASES = {
                                "precision_range": (0.2, 0.8)},
     "ROCAUCLoss": {},
 }
-CASES.update({name: {} for name in ("BinaryCrossEntropy", "SigmoidFocalLoss",
-                                    "AsymmetricLoss") if hasattr(mj, name)})
+CASES.update({"BinaryCrossEntropy": {"pos_weight": 2.0}, "SigmoidFocalLoss": {},
+              "AsymmetricLoss": {"gamma_pos": 1.0}})
 CORE_ONLY = {"num_labels", "dual_rate_factor"}
 
 
@@ -114,6 +114,8 @@ def test_value_and_gradient_equal_core(name: str) -> None:
         _close(aux["label_priors"], priors)
         _close(new_state["label_prior_counts"], 1.0 + np.asarray(labels).sum(0))
     else:
+        if loss_fn._spec.takes_stop_gradient:  # ASL: detached focusing weights by default
+            core_kwargs["stop_gradient"] = jax.lax.stop_gradient
         expected, ez = jax.value_and_grad(lambda z: core(z, target, **core_kwargs))(logits)
         assert params == {} and state == {} and aux == {}
         _close(loss_fn(logits, target), expected)
@@ -177,19 +179,12 @@ def _train(loss_fn, data, iterations: int = common.TRAIN_ITERATIONS):
     return scores, params, loss_state
 
 
-class _BCE(mj._MetricLoss):
-    """Cross-entropy for the comparison: the core's ZLPR on binary (B,) logits is the
-    binary cross-entropy with logits (SPEC §2)."""
-
-    _spec = mj.SPECS["MultilabelCategoricalCrossentropy"]
-
-
 def test_precision_at_recall_beats_cross_entropy_on_fresh_data() -> None:
     data = common.example_data(seed=0)
     go_scores, _, _ = _train(mj.PrecisionAtRecallLoss(
         target_recall=common.TARGET_RECALL, num_labels=1,
         dual_rate_factor=common.DUAL_RATE_FACTOR), data)
-    ce_scores, _, _ = _train(_BCE(), data)
+    ce_scores, _, _ = _train(mj.BinaryCrossEntropy(), data)
     go = common.precision_at_recall(go_scores, data["eval_labels"], common.TARGET_RECALL)
     ce = common.precision_at_recall(ce_scores, data["eval_labels"], common.TARGET_RECALL)
     print(f"jax: precision at recall 0.98 on fresh data: global objective {go:.3f}, "
@@ -221,6 +216,8 @@ def test_priors_update_in_training_mode_only() -> None:
     _, aux, frozen = loss_fn.apply(params, trained, logits, labels, training=False)
     assert frozen is trained
     _close(aux["label_priors"], (1.0 + np.asarray(labels).sum(0)) / (2.0 + B))
+    _, no_aux, _ = loss_fn.apply(params, state, logits, labels, return_aux=False)
+    assert no_aux == {}
     _, _, weighted = loss_fn.apply(params, state, logits, labels, weights=jnp.full((B,), 0.5))
     _close(weighted["label_prior_weight_sum"], np.full(L, 2.0 + B / 2))
 
@@ -377,3 +374,34 @@ def test_constructor_errors_name_the_argument() -> None:
     logits, labels = _inputs()
     with pytest.raises(TypeError, match="weights"):
         mj.MultilabelCategoricalCrossentropy()(logits, labels, weights=jnp.ones(B))
+
+
+@pytest.mark.compiled
+@pytest.mark.parametrize("batch", [16, 12])
+def test_unknown_batch_size_trace_equals_eager(batch: int) -> None:
+    from tests.support import get_backend
+
+    logits, labels = _inputs()
+    logits, labels = logits[:batch], labels[:batch].astype(F32)
+    loss_fn = mj.PrecisionAtRecallLoss(target_recall=0.9, num_labels=L)
+    params, state = loss_fn.init()
+
+    def run(z, y):
+        return loss_fn.apply(params, state, z, y)
+
+    expected = run(logits, labels)
+    got = get_backend("jax").trace_unknown_batch(run, logits, labels)
+    for u, v in zip(jax.tree.leaves(got), jax.tree.leaves(expected), strict=True):
+        _close(u, v)
+
+
+def test_bfloat16_logits_give_a_float32_loss() -> None:
+    logits, labels = _inputs()
+    loss_fn = mj.PrecisionRecallAUCLoss(num_labels=L, num_anchors=3)
+    params, state = loss_fn.init()
+    (loss, _), (gz, gp) = jax.value_and_grad(
+        lambda z, p: loss_fn.apply(p, state, z, labels)[:2], argnums=(0, 1), has_aux=True)(
+        logits.astype(jnp.bfloat16), params)
+    assert loss.dtype == jnp.float32 and bool(jnp.isfinite(loss))
+    assert gz.dtype == jnp.bfloat16 and bool(jnp.all(jnp.isfinite(gz)))
+    assert bool(jnp.all(jnp.isfinite(gp["duals"])))

@@ -40,8 +40,8 @@ CASES = {
                                "precision_range": (0.2, 0.8)},
     "ROCAUCLoss": {},
 }
-CASES.update({name: {} for name in ("BinaryCrossEntropy", "SigmoidFocalLoss",
-                                    "AsymmetricLoss") if hasattr(mt, name)})
+CASES.update({"BinaryCrossEntropy": {"pos_weight": 2.0}, "SigmoidFocalLoss": {},
+              "AsymmetricLoss": {"gamma_pos": 1.0}})
 CORE_ONLY = {"num_labels", "dual_rate_factor"}
 
 
@@ -101,6 +101,8 @@ def test_value_and_gradient_equal_core(name: str) -> None:
             leaves.append(core_kwargs["biases"])
         expected = core(z2, target, **core_kwargs, return_aux=False)
     else:
+        if loss_fn._spec.takes_stop_gradient:  # ASL: detached focusing weights by default
+            core_kwargs["stop_gradient"] = torch.Tensor.detach
         expected = core(z2, target, **core_kwargs)
     grads = torch.autograd.grad(expected, [z2, *leaves])
     torch.testing.assert_close(loss, expected, rtol=1e-12, atol=1e-12)
@@ -116,6 +118,19 @@ def test_value_and_gradient_equal_core(name: str) -> None:
         torch.testing.assert_close(loss_fn.aux["label_priors"].reshape(-1),
                                    torch.tensor(priors))
         assert all(not v.requires_grad for v in loss_fn.aux.values())
+
+
+def test_asymmetric_loss_focusing_weights_detached_by_default() -> None:
+    logits, labels = _inputs()
+    grads = {}
+    for detach in (True, False):
+        z = logits.clone().requires_grad_(True)
+        mt.AsymmetricLoss(detach_focusing_weights=detach)(z, labels).backward()
+        grads[detach] = z.grad
+    z = logits.clone().requires_grad_(True)
+    metricloss.asymmetric_loss(z, labels).backward()
+    torch.testing.assert_close(grads[False], z.grad)
+    assert not torch.allclose(grads[True], grads[False])
 
 
 def test_shared_module_initial_values_match_core() -> None:
@@ -414,3 +429,31 @@ def test_aux_is_the_cores_and_computed_only_when_read() -> None:
     assert set(loss_fn.aux) == set(expected)
     for key, value in expected.items():
         torch.testing.assert_close(loss_fn.aux[key], value, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.compiled
+@pytest.mark.parametrize("batch", [16, 12])
+def test_unknown_batch_size_trace_equals_eager(batch: int) -> None:
+    from tests.support import get_backend
+
+    logits, labels = _inputs(torch.float32)
+    logits, labels = logits[:batch], labels[:batch]
+    eager_fn = mt.PrecisionAtRecallLoss(target_recall=0.9, num_labels=L)
+    traced_fn = copy.deepcopy(eager_fn)
+    expected = eager_fn(logits, labels)
+    got = get_backend("torch").trace_unknown_batch(lambda z, y: traced_fn(z, y), logits,
+                                                   labels)
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(traced_fn.label_prior_counts, eager_fn.label_prior_counts)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["float16", "bfloat16"])
+def test_half_precision_logits_give_a_float32_loss(dtype: torch.dtype) -> None:
+    logits, labels = _inputs(torch.float32)
+    z = logits.to(dtype).requires_grad_(True)
+    loss_fn = mt.PrecisionRecallAUCLoss(num_labels=L, num_anchors=3)
+    loss = loss_fn(z, labels)
+    loss.backward()
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    assert z.grad.dtype == dtype and bool(torch.isfinite(z.grad).all())
+    assert bool(torch.isfinite(loss_fn.duals.grad).all())
