@@ -13,9 +13,9 @@ the array namespace itself):
 - ``reduction``: Keras' names. ``"sum_over_batch_size"`` (default) and ``"mean"`` are the
   mean over what ``"none"`` returns, ``"sum"`` its sum. ``"none"`` returns the per-example loss
   ``(B,)`` for the multi-label cross-entropy (ZLPR) and the per-element loss (the shape of
-  ``y_pred``) for the global objectives. The soft confusion-matrix losses (sigmoidF1, AnyLoss)
-  are one number per batch and accept only the default (use ``average="none"`` for the
-  per-label losses).
+  ``y_pred``) for the global objectives, ROC-AUC and the baselines (BCE, focal, ASL). The
+  soft confusion-matrix losses (sigmoidF1, AnyLoss) are one number per batch and accept only
+  the default (use ``average="none"`` for the per-label losses).
 - ``sample_weight`` is routed into the core's ``weights=`` (it enters the soft counts, the
   bounds and the label priors), never multiplied onto a batch-level loss. For the per-example
   ZLPR losses it weights each example's loss, as in every Keras loss.
