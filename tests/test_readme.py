@@ -14,7 +14,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_example_runs(index: int) -> None:
     code = BLOCKS[index]
-    for framework in ("torch", "jax", "tensorflow"):
+    for framework in ("torch", "jax", "tensorflow", "keras"):
         if re.search(rf"^import {framework}|^from {framework}", code, flags=re.M):
             pytest.importorskip(framework)
     namespace: dict[str, object] = {}
