@@ -173,44 +173,6 @@ def _resolve_by_last_component(app, env, node, contnode):
                                matches[0], node, contnode)
 
 
-_SECTION = re.compile(r"^(\s*)(Args|Arguments|Parameters|Keyword Args|Returns|Raises):\s*$")
-
-
-def _lift_asides_out_of_args(app, what, name, obj, options, lines) -> None:
-    """Compatibility shim, run before napoleon: a Google ``Args:`` entry that is not
-    ``name: description`` but a parenthesised aside (``(the other arguments as in
-    :func:`f`.)``) breaks napoleon's field list (docutils: "Field list ends without a blank
-    line"). Move the aside after the section, as its own paragraph. Preferred fix in the
-    docstring itself: write the aside as a sentence after the section."""
-    i = 0
-    while i < len(lines):
-        match = _SECTION.match(lines[i])
-        if not match:
-            i += 1
-            continue
-        entry_indent = len(match.group(1)) + 4
-        j, end = i + 1, i + 1
-        moved: list[str] = []
-        while j < len(lines) and (not lines[j].strip()
-                                  or len(lines[j]) - len(lines[j].lstrip()) >= entry_indent):
-            line = lines[j]
-            if len(line) - len(line.lstrip()) == entry_indent and line.lstrip().startswith("("):
-                k, depth = j, 0
-                while k < len(lines):  # up to the closing parenthesis
-                    depth += lines[k].count("(") - lines[k].count(")")
-                    k += 1
-                    if depth <= 0 or not lines[k - 1].strip():
-                        break
-                moved += [text.strip() for text in lines[j:k]]
-                del lines[j:k]
-                continue
-            j += 1
-            end = j
-        if moved:
-            lines[end:end] = ["", match.group(1) + " ".join(moved), ""]
-        i = end + 1
-
-
 def _preimport_adapters() -> None:
     """Import the adapters once, here, under the same mocks autodoc uses (autodoc then reuses
     the modules), with two repairs that mocking needs:
@@ -277,6 +239,5 @@ def _skip_missing_modules(app, docname, source) -> None:
 def setup(app):
     app.connect("builder-inited", _generate_pages)
     app.connect("source-read", _skip_missing_modules)
-    app.connect("autodoc-process-docstring", _lift_asides_out_of_args, priority=400)
     app.connect("env-check-consistency", _check_public_names)
     app.connect("missing-reference", _resolve_by_last_component)

@@ -890,11 +890,12 @@ def precision_at_recall_loss(
     At fixed recall, maximising precision is minimising the false positives, subject to
     ``TP_lb ≥ r·π·n``. With ``λ = 0`` only the negatives' term is left.
 
+    The other arguments, ``reduction="mean"`` over all ``B·L`` elements, and the return value as
+    in :func:`recall_at_precision_loss`.
+
     Args:
         target_recall: ``r`` in (0, 1], a number, a length-``L`` sequence, or an array of shape
             ``()``/``(L,)``.
-        (the other arguments, ``reduction="mean"`` over all ``B·L`` elements, and the return
-        value as in :func:`recall_at_precision_loss`.)
 
     Example:
         >>> import numpy as np
@@ -942,10 +943,11 @@ def false_positive_rate_at_true_positive_rate_loss(
 
         \\text{loss} = w·\\text{surr}(y, z;\\ λ,\\ 1) + λ·π·(r−1)·m
 
+    The other arguments, ``reduction="mean"`` over all ``B·L`` elements, and the return value as
+    in :func:`recall_at_precision_loss`.
+
     Args:
         target_rate: ``r`` in (0, 1], the true positive rate to hold.
-        (the other arguments, ``reduction="mean"`` over all ``B·L`` elements, and the return
-        value as in :func:`recall_at_precision_loss`.)
 
     Example:
         >>> import numpy as np
@@ -981,10 +983,11 @@ def true_positive_rate_at_false_positive_rate_loss(
 
     (the constraint is ``FP_ub ≤ r·(1−π)·n``).
 
+    The other arguments, ``reduction="mean"`` over all ``B·L`` elements, and the return value as
+    in :func:`recall_at_precision_loss`.
+
     Args:
         target_rate: ``r`` in (0, 1], the false positive rate allowed.
-        (the other arguments, ``reduction="mean"`` over all ``B·L`` elements, and the return
-        value as in :func:`recall_at_precision_loss`.)
 
     Example:
         >>> import numpy as np
@@ -1044,6 +1047,8 @@ def precision_recall_auc_loss(
     mean. The largest intermediate is ``(B, L, K)``; with ``biases=None`` (all zero) the
     anchors collapse and only ``(B, L)`` arrays are formed.
 
+    The other arguments as in :func:`recall_at_precision_loss`.
+
     Args:
         lambdas: ``λ ≥ 0``, shape ``()`` or ``(L, K)`` (binary input: also ``(K,)``); under
             tracing a negative entry is used as ``|λ|`` (eager: ``ValueError``).
@@ -1053,7 +1058,6 @@ def precision_recall_auc_loss(
         num_anchors: ``K ≥ 1``.
         reduction: ``"mean"`` (over all ``B·L`` elements, after the mean over anchors),
             ``"sum"`` or ``"none"``.
-        (the other arguments as in :func:`recall_at_precision_loss`.)
 
     Returns:
         The loss (float32 for half precision); with ``return_aux=True``, ``(loss, aux)``:

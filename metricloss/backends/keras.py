@@ -510,7 +510,7 @@ class _ConstrainedLoss(keras.layers.Layer, keras.losses.Loss):
 
     @property
     def priors(self) -> Any:
-        """The label priors in use: the running estimate, or the fixed ``label_priors``."""
+        """The label priors in use (the running estimate, or the fixed ``label_priors``)."""
         if not self._spec.running_priors(self._config):
             return self._config["label_priors"]
         return self.label_prior_counts / self.label_prior_weight_sum

@@ -4,7 +4,7 @@ Each class owns the state its loss needs and calls the core through the one shar
 (:func:`metricloss.backends._state.forward`); no formula lives here.
 
 - The constrained global objectives hold their dual variables (initial 1.0) and, for PR-AUC,
-  their per-anchor biases (initial 0.0) as ``nn.Parameter``s, and the running label-prior
+  their per-anchor biases (initial 0.0) as ``nn.Parameter`` objects, and the running label-prior
   estimate as buffers (``label_prior_counts``, ``label_prior_weight_sum``), updated under
   ``no_grad`` in training mode only (``.eval()`` freezes them).
 - The duals ascend through the gradient-reversal form of :func:`metricloss.dual_value`: put
@@ -196,7 +196,7 @@ def _doc(spec: LossSpec, extra: str = "") -> str:
 
 _CONSTRAINED = (
     "\n\n    Adds ``num_labels`` (required) and ``dual_rate_factor`` (0.1): the duals are "
-    "``nn.Parameter``s (initial 1.0), the running label priors buffers updated in training "
+    "``nn.Parameter`` objects (initial 1.0), the running label priors buffers updated in training "
     "mode only; ``.aux`` holds the last aux dict, detached.")
 
 
