@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from metricloss.global_objectives import roc_auc_loss
+from metricloss.roc_auc import roc_auc_loss
 
 MB = 1e6
 
@@ -54,7 +54,7 @@ def loss_fn(method: str, chunk: int | None, surrogate: str, reduction: str = "me
             ) -> Callable[[Any, Any], Any]:
     def fn(z: Any, y: Any) -> Any:
         return roc_auc_loss(z, y, surrogate=surrogate, method=method, chunk_size=chunk,
-                            reduction=reduction)[0]
+                            reduction=reduction)
     return fn
 
 

@@ -3,10 +3,12 @@ Python array API standard and run unchanged on NumPy, PyTorch, JAX and TensorFlo
 
 Losses: :mod:`metricloss.confusion` (sigmoidF1, AnyLoss, any confusion-matrix metric),
 :mod:`metricloss.crossentropy` (ZLPR, dense and sparse), :mod:`metricloss.global_objectives`
-(recall at precision, ..., PR-AUC, ROC-AUC). Evaluation: :mod:`metricloss.metrics` (exact
+(recall at precision, ..., PR-AUC, ROC-AUC). Baselines to compare with: :mod:`metricloss.baselines`
+(binary cross-entropy, focal loss, asymmetric loss). Evaluation: :mod:`metricloss.metrics` (exact
 metrics) and :mod:`metricloss.thresholds` (per-label threshold tuning).
 """
 
+from metricloss.baselines import asymmetric_loss, binary_cross_entropy, sigmoid_focal_loss
 from metricloss.confusion import (
     any_loss,
     confusion_metric_loss,
@@ -18,6 +20,7 @@ from metricloss.crossentropy import (
     sparse_multilabel_categorical_crossentropy,
 )
 from metricloss.global_objectives import (
+    LabelPriorState,
     dual_value,
     false_positive_rate_at_true_positive_rate_loss,
     false_positives_upper_bound,
@@ -25,7 +28,6 @@ from metricloss.global_objectives import (
     precision_at_recall_loss,
     precision_recall_auc_loss,
     recall_at_precision_loss,
-    roc_auc_loss,
     true_positive_rate_at_false_positive_rate_loss,
     true_positives_lower_bound,
     update_label_priors,
@@ -47,14 +49,18 @@ from metricloss.metrics import (
     roc_auc_score,
     subset_accuracy,
 )
+from metricloss.roc_auc import roc_auc_loss
 from metricloss.thresholds import binarize, tune_thresholds
 
 __all__ = [
+    "LabelPriorState",
     "UndefinedMetricWarning",
     "accuracy_score",
     "any_loss",
+    "asymmetric_loss",
     "average_precision_score",
     "binarize",
+    "binary_cross_entropy",
     "confusion_counts",
     "confusion_metric_loss",
     "dual_value",
@@ -76,6 +82,7 @@ __all__ = [
     "roc_auc_loss",
     "roc_auc_score",
     "sigmoid_f1_loss",
+    "sigmoid_focal_loss",
     "soft_confusion",
     "sparse_multilabel_categorical_crossentropy",
     "subset_accuracy",

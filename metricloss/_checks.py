@@ -63,9 +63,9 @@ def check_number(
     """
     if not _is_number(value):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    # Comparisons, not math.isfinite: torch.compile(dynamic=True) makes Python floats symbolic,
-    # and math.isfinite of a symbolic float breaks the graph.
-    if not -math.inf < value < math.inf:
+    # value − value is 0 for a finite number, NaN for ±inf and NaN: unlike math.isfinite, it
+    # traces under torch.compile(dynamic=True), where Python floats (defaults too) are symbolic.
+    if not value - value == 0:
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     below = value <= low if low_open else value < low
     above = value >= high if high_open else value > high

@@ -3,8 +3,8 @@
 The native code writes each Lagrangian's per-element loss as SPEC §3 states it, with the
 framework's softplus: ``c·y·softplus(−z) + d·(1−y)·softplus(z) − (dual term)``, the label prior
 estimated from the batch with the pseudocounts, ``π = (1 + Σy)/(2 + B)``, and the mean over all
-elements. metricloss also returns ``aux`` (the bounds ``TP_lb``, ``FP_ub``): it is computed in
-eager mode, and dropped by the compilers since the benchmark uses only the loss.
+elements. metricloss returns the loss alone (``return_aux=False``, the default): the bounds of
+``aux`` are not computed at all.
 
 PR-AUC runs with non-zero biases (as after training), so the ``(B, L, K)`` path is measured;
 ROC-AUC's native code is the usual masked all-pairs sum ``Σ y_p(1−y_n)·ℓ(z_p − z_n) / B``.
@@ -205,28 +205,28 @@ CASES = [
         name="recall_at_precision_loss",
         module=MODULE, shapes=SHAPES, quick_shape=QUICK, inputs=dual_inputs,
         metricloss=lambda m: lambda z, y, lam: m.recall_at_precision_loss(
-            z, y, target_precision=TARGET, lambdas=lam)[0],
+            z, y, target_precision=TARGET, lambdas=lam),
         native=_native("recall_at_precision"),
     ),
     Case(
         name="precision_at_recall_loss",
         module=MODULE, shapes=SHAPES, quick_shape=QUICK, inputs=dual_inputs,
         metricloss=lambda m: lambda z, y, lam: m.precision_at_recall_loss(
-            z, y, target_recall=TARGET, lambdas=lam)[0],
+            z, y, target_recall=TARGET, lambdas=lam),
         native=_native("precision_at_recall"),
     ),
     Case(
         name="false_positive_rate_at_true_positive_rate_loss",
         module=MODULE, shapes=SHAPES, quick_shape=QUICK, inputs=dual_inputs,
         metricloss=lambda m: lambda z, y, lam: m.false_positive_rate_at_true_positive_rate_loss(
-            z, y, target_rate=TARGET, lambdas=lam)[0],
+            z, y, target_rate=TARGET, lambdas=lam),
         native=_native("precision_at_recall"),
     ),
     Case(
         name="true_positive_rate_at_false_positive_rate_loss",
         module=MODULE, shapes=SHAPES, quick_shape=QUICK, inputs=dual_inputs,
         metricloss=lambda m: lambda z, y, lam: m.true_positive_rate_at_false_positive_rate_loss(
-            z, y, target_rate=RATE, lambdas=lam)[0],
+            z, y, target_rate=RATE, lambdas=lam),
         native=_native("tpr_at_fpr"),
     ),
     Case(
@@ -237,7 +237,7 @@ CASES = [
         inputs=prauc_inputs,
         metricloss=lambda m: lambda z, y, lam, bias: m.precision_recall_auc_loss(
             z, y, lambdas=lam, biases=bias, precision_range=PR_RANGE,
-            num_anchors=int(lam.shape[1]))[0],
+            num_anchors=int(lam.shape[1])),
         native=_native("pr_auc"),
         elementwise=False,  # K evaluations per logit: the one-pass floor is no reference
     ),
@@ -247,7 +247,7 @@ CASES = [
         shapes=({"B": 256, "L": 20}, {"B": 4096, "L": 1}),
         quick_shape={"B": 16, "L": 3},
         inputs=roc_inputs,
-        metricloss=lambda m: lambda z, y: m.roc_auc_loss(z, y)[0],
+        metricloss=lambda m: lambda z, y: m.roc_auc_loss(z, y),
         native=_native("roc_auc"),
         elementwise=False,
     ),
@@ -281,7 +281,7 @@ def prauc_memory_vs_anchors(fw: Any, quick: bool) -> dict[str, Any]:
 
         def ml(z: Any, y: Any, lam: Any, bias: Any, k: int = k) -> Any:
             return go.precision_recall_auc_loss(z, y, lambdas=lam, biases=bias,
-                                                num_anchors=k)[0]
+                                                num_anchors=k)
 
         a = fw.memory_analysis(ml, args)
         c = fw.memory_analysis(native, args)
@@ -318,7 +318,7 @@ def roc_memory_chunked(fw: Any, quick: bool) -> dict[str, Any]:
     rows = []
     for label, kwargs in variants:
         def loss(z: Any, y: Any, kwargs: dict[str, Any] = kwargs) -> Any:
-            return go.roc_auc_loss(z, y, **kwargs)[0]
+            return go.roc_auc_loss(z, y, **kwargs)
 
         forward = jax.jit(loss).lower(*args).compile().memory_analysis()
         both = fw.memory_analysis(loss, args)
@@ -349,7 +349,7 @@ def roc_sort_vs_pairwise(fw: Any, quick: bool) -> dict[str, Any]:
     for mode in ("eager", "compiled"):
         steps = {
             method: fw.step(lambda z, y, method=method: go.roc_auc_loss(
-                z, y, surrogate="hinge", method=method)[0], mode)
+                z, y, surrogate="hinge", method=method), mode)
             for method in ("pairwise", "sort")
         }
         outs = {k: s(*args) for k, s in steps.items()}

@@ -1,0 +1,92 @@
+"""Framework-free helpers of the adapter tests: the original library's example problem and
+closed forms (NumPy, float64)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# tensorflow/models research/global_objectives/loss_layers_example.py: two features, four
+# Gaussian clusters, the rare positives split across two of them.
+EXAMPLE = {
+    "positives_centers": [[0.0, 1.0], [1.0, -0.5]],
+    "negatives_centers": [[0.0, -0.5], [1.0, 1.0]],
+    "positives_variances": [0.15, 0.1],
+    "negatives_variances": [0.15, 0.1],
+    "positives_counts": [500, 50],
+    "negatives_counts": [3000, 100],
+}
+TARGET_RECALL = 0.98
+LEARNING_RATE = 1.0
+DUAL_RATE_FACTOR = 15.0
+TRAIN_ITERATIONS = 150
+
+
+def example_data(seed: int = 0) -> dict[str, np.ndarray]:
+    """Training and fresh evaluation data of the example problem (float32 features, float32
+    0/1 labels), as the original's ``create_training_and_eval_data_for_experiment``."""
+    rng = np.random.default_rng(seed)
+    c = EXAMPLE
+
+    def points(positive: bool, i: int) -> np.ndarray:
+        kind = "positives" if positive else "negatives"
+        sd = c[f"{kind}_variances"][i]
+        return sd * rng.standard_normal((c[f"{kind}_counts"][i], 2)) + np.array(
+            [c[f"{kind}_centers"][i]])
+
+    def data() -> np.ndarray:
+        return np.concatenate([points(False, 0), points(True, 0), points(True, 1),
+                               points(False, 1)])
+
+    labels = np.array([0.0] * c["negatives_counts"][0] + [1.0] * c["positives_counts"][0]
+                      + [1.0] * c["positives_counts"][1] + [0.0] * c["negatives_counts"][1])
+    perm = rng.permutation(labels.size)
+    train, evaluation = data()[perm], data()[perm]
+    return {"train_data": train.astype(np.float32), "train_labels": labels[perm].astype(
+        np.float32), "eval_data": evaluation.astype(np.float32),
+        "eval_labels": labels[perm].astype(np.float32)}
+
+
+def precision_at_recall(scores: np.ndarray, labels: np.ndarray, target_recall: float) -> float:
+    """Precision at the threshold that keeps ``target_recall`` of the positives (the
+    original's evaluation: the ``100·(1 − r)`` percentile of the positives' scores)."""
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    labels = np.asarray(labels).ravel() == 1
+    threshold = np.percentile(scores[labels], 100.0 - target_recall * 100.0)
+    predicted = scores >= threshold
+    return float(np.sum(predicted & labels) / max(np.sum(predicted), 1))
+
+
+def precision(scores: np.ndarray, labels: np.ndarray, threshold: float = 0.0) -> float:
+    """Precision of ``scores > threshold``."""
+    predicted = np.asarray(scores).ravel() > threshold
+    labels = np.asarray(labels).ravel() == 1
+    return float(np.sum(predicted & labels) / max(np.sum(predicted), 1))
+
+
+def softplus(u: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, u)
+
+
+def running_priors(labels: np.ndarray) -> np.ndarray:
+    """The label priors after one update from the initial state: (1 + Σy) / (2 + B)."""
+    return (1.0 + labels.sum(axis=0)) / (2.0 + labels.shape[0])
+
+
+def dloss_dlambda(loss: str, logits: np.ndarray, labels: np.ndarray, target: float
+                  ) -> np.ndarray:
+    """``∂L/∂λ`` per label of the mean-reduced xent Lagrangian (closed form, SPEC §3)."""
+    z = logits.astype(np.float64)
+    y = labels.astype(np.float64)
+    pi = running_priors(y)
+    m = math.log(2.0)
+    pos, neg = y * softplus(-z), (1.0 - y) * softplus(z)
+    n = z.size
+    if loss == "PrecisionAtRecallLoss":
+        per = pos + pi * (target - 1.0) * m
+    elif loss == "RecallAtPrecisionLoss":
+        per = (1.0 - target) * pos + target * neg - (1.0 - target) * pi * m
+    else:
+        raise ValueError(loss)
+    return per.sum(axis=0) / n
