@@ -921,11 +921,18 @@ TRACED = ("aux", "false_positives_upper_bound", "fpr_at_tpr", "pr_auc", "pr_auc_
           "update_label_priors", "weighted_surrogate")
 
 
+TRACED_WITHOUT_WEIGHTS = ("pr_auc_no_biases", "precision_at_recall", "weighted_surrogate")
+
+
 @pytest.mark.compiled
 @pytest.mark.parametrize("name", TRACED)
 def test_traces_with_an_unknown_batch_size(xp, rng, name) -> None:
     """Issue 12 §1: traced with an unknown (None / symbolic) batch size, equal to eager, on
     two batch sizes."""
+    if xp.name == "tensorflow" and name not in TRACED_WITHOUT_WEIGHTS and not (
+            _column_weights_supported()):
+        pytest.xfail("(B,) weights with a None batch size need the generalised "
+                     "_checks.prepare_weights (array-layer branch)")
     fn = _traced_functions(xp)[name]
     for B in (6, 4):
         z, y = make_data(rng, B, 3)
