@@ -134,6 +134,7 @@ class _Progress:
     def start(self, name: str, total: int) -> None:
         self._name, self._last = name, None
         if self.kind == "rich":
+            from rich.console import Console
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -141,10 +142,10 @@ class _Progress:
                 TextColumn,
                 TimeElapsedColumn,
             )
-            from rich.console import Console
 
             self._bar = Progress(TextColumn("{task.description:<20}"), BarColumn(),
-                                 MofNCompleteColumn(), TextColumn("epochs  loss {task.fields[loss]}"),
+                                 MofNCompleteColumn(),
+                                 TextColumn("epochs  loss {task.fields[loss]}"),
                                  TimeElapsedColumn(), console=Console(file=self.file),
                                  transient=False)
             self._bar.start()
@@ -256,7 +257,8 @@ def _plots(report: dict[str, Any], folder: Path) -> list[Path]:
         tp = np.cumsum(y[order])
         precision = tp / np.arange(1, len(s) + 1)
         recall = tp / max(y.sum(), 1)
-        ax.plot(recall, precision, label=f"{name} (mAP {report['results'][name]['default']['mean_ap']:.3f})")
+        mean_ap = report["results"][name]["default"]["mean_ap"]
+        ax.plot(recall, precision, label=f"{name} (mAP {mean_ap:.3f})")
     target = report["options"]["target_precision"]
     ax.axhline(target, color="grey", linestyle=":", label=f"target precision {target}")
     ax.set_xlabel("recall (micro, test)")
