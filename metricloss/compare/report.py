@@ -119,7 +119,10 @@ def print_table(report: dict[str, Any], *, file: TextIO | None = None,
         table.add_row(*[f"[bold green]{c}[/]" if (i, j) in best_cells else c
                         for j, c in enumerate(row)],
                       end_section=i + 1 == len(rows) // 2)
-    Console(file=file).print(table)
+    console = Console(file=file)
+    if not console.is_terminal:  # a pipe or a file: no width to fit, keep every digit
+        console = Console(file=file, width=160)
+    console.print(table)
 
 
 class _Progress:

@@ -33,8 +33,8 @@ def mlp_init(key: Any, features: int, hidden: int, labels: int) -> dict[str, Any
         limit = np.sqrt(6.0 / (fan_in + fan_out))
         return jax.random.uniform(k, (fan_in, fan_out), jnp.float32, -limit, limit)
 
-    return {"w1": glorot(k1, features, hidden), "b1": jnp.zeros(hidden),
-            "w2": glorot(k2, hidden, labels), "b2": jnp.zeros(labels)}
+    return {"w1": glorot(k1, features, hidden), "b1": jnp.zeros(hidden, jnp.float32),
+            "w2": glorot(k2, hidden, labels), "b2": jnp.zeros(labels, jnp.float32)}
 
 
 def mlp_apply(params: dict[str, Any], x: Any, *, dropout: float = 0.0, key: Any = None) -> Any:
