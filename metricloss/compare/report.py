@@ -242,8 +242,17 @@ def _plots(report: dict[str, Any], folder: Path) -> list[Path]:
     for ax, metric in zip(axes.flat, metrics, strict=True):
         for k, rule in enumerate(RULES):
             values = [report["results"][n][rule][metric] for n in names]
-            ax.bar(x + (k - 0.5) * 0.38, values, width=0.38, label=rule)
-        ax.set_title(f"{METRICS[metric][0]} ({METRICS[metric][2]} is better)")
+            bars = ax.bar(x + (k - 0.5) * 0.38, values, width=0.38, label=rule,
+                          color=f"C{k}")
+            if metric == "recall_at_precision":  # hatched: the precision target is missed
+                for bar, n in zip(bars, names, strict=True):
+                    if not report["results"][n][rule]["meets_target"]:
+                        bar.set_hatch("//")
+                        bar.set_alpha(0.5)
+        title = f"{METRICS[metric][0]} ({METRICS[metric][2]} is better)"
+        if metric == "recall_at_precision":
+            title = f"R@P (hatched: precision < {report['options']['target_precision']} − 0.05)"
+        ax.set_title(title)
         ax.set_xticks(x, names, rotation=45, ha="right")
         ax.set_ylim(0, 1)
     axes.flat[0].legend()
