@@ -9,11 +9,12 @@ over **all** ``B·L`` elements (as ``torch.nn.BCEWithLogitsLoss`` and Keras'
 
 Stability. Everything is computed from the logits with ``softplus``/``log_sigmoid``/``sigmoid``
 kernels, never as ``log(sigmoid(z))``: values and gradients are finite for logits of ±1e4. An
-infinite logit is first mapped to the largest finite value of the compute dtype (the clip is the
-identity on every finite logit), where every term has reached its limit: ``+inf`` on a positive
-or ``−inf`` on a negative gives the limit (loss 0, gradient 0) instead of the ``0·inf = NaN`` of
-the textbook formulas; ``±inf`` on the wrong side gives a huge finite loss (the limit is
-``+inf``). float16/bfloat16 logits are computed in float32 and the loss is returned in float32.
+infinite logit (or one beyond ``±sqrt(finfo.max)``, 1.8e19 in float32) is first clipped to
+``±sqrt(finfo.max)``, where every term has reached its limit: ``+inf`` on a positive or ``−inf``
+on a negative gives the limit (loss 0, gradient 0) instead of the ``0·inf = NaN`` of the
+textbook formulas; ``±inf`` on the wrong side gives a huge finite loss (the limit is ``+inf``)
+with a finite gradient. float16/bfloat16 logits are computed in float32 and the loss is
+returned in float32.
 
 References:
     PyTorch ``torch.nn.functional.binary_cross_entropy_with_logits``.
@@ -50,13 +51,17 @@ def _inputs(
     logits: Array, labels: Array, weights: Array | float | None, reduction: str
 ) -> tuple[Namespace, Array, Array, Array | None, tuple[int, ...]]:
     """Validated ``(xp, z, y, w, shape)``: ``z`` the 2-D logits in the compute dtype with
-    ``±inf`` mapped to ``±finfo.max``, ``y`` the labels in that dtype, ``w`` broadcastable."""
+    ``±inf`` clipped to ``±sqrt(finfo.max)``, ``y`` the labels in that dtype, ``w``
+    broadcastable."""
     check_choice("reduction", reduction, REDUCTIONS)
     require_array("logits", logits)
     require_array("labels", labels)
     xp, z, y, w, shape = prepare_inputs(logits, labels, weights)
-    big = float(xp.finfo(z.dtype).max)
-    z = xp.clip(z, -big, big)  # the identity on finite logits; ±inf → ±max (see the module)
+    # ±inf → ±sqrt(finfo.max) (1.8e19 in float32), where every term has reached its limit
+    # (see the module); the square root keeps products in the backward pass (a huge loss times
+    # a bounded factor, times a sigmoid's zero slope) from overflowing into inf·0 = NaN.
+    big = math.sqrt(float(xp.finfo(z.dtype).max))
+    z = xp.clip(z, -big, big)
     return xp, z, y, w, shape
 
 

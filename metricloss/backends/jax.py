@@ -43,6 +43,7 @@ A Flax NNX wrapper is not provided yet: with NNX, hold ``params`` in ``nnx.Param
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import jax
@@ -128,16 +129,18 @@ class _MetricLoss:
 
     def apply(self, params: Params, state: State, logits: jax.Array, labels: jax.Array, *,
               weights: jax.Array | float | None = None, training: bool = True,
-              **call_arrays: Any) -> tuple[jax.Array, dict[str, jax.Array], State]:
+              return_aux: bool = True, **call_arrays: Any
+              ) -> tuple[jax.Array, dict[str, jax.Array], State]:
         """``(loss, aux, new_state)``; pure. ``training=False`` leaves the priors as they
-        are (``new_state is state``). ``mask=`` instead of ``weights`` for
-        :class:`MultilabelCategoricalCrossentropy`."""
+        are (``new_state is state``). ``return_aux=False`` gives ``aux = {}`` without
+        computing the bounds (eager; under ``jit`` an unused aux is dropped anyway).
+        ``mask=`` instead of ``weights`` for :class:`MultilabelCategoricalCrossentropy`."""
         self._check_params(params, state)
         if not self._input_checked:
             self._check_input(logits)
         out = forward(self._spec, self.config, {**params, **state}, logits, labels,
                       stop_gradient=jax.lax.stop_gradient, training=training,
-                      return_aux=True, weights=weights, **call_arrays)
+                      return_aux=return_aux, weights=weights, **call_arrays)
         new_state = state
         if out.label_priors is not None:
             new_state = {**state, PRIOR_COUNTS: out.label_priors.counts,
@@ -150,7 +153,7 @@ class _MetricLoss:
             raise TypeError(f"{type(self).__name__} has dual variables and label-prior state:"
                             f" call loss_fn.apply(params, state, logits, labels) with "
                             f"(params, state) = loss_fn.init()")
-        loss, _, _ = self.apply({}, {}, logits, labels, **call_arrays)
+        loss, _, _ = self.apply({}, {}, logits, labels, return_aux=False, **call_arrays)
         return loss
 
     def param_labels(self, params: Params, *, dual: str = "dual",
@@ -161,10 +164,10 @@ class _MetricLoss:
     def _check_params(self, params: Any, state: Any) -> None:
         for name, tree, trainable in (("params", params, True), ("state", state, False)):
             expected = {v.name: v.shape for v in self._variables if v.trainable == trainable}
-            if not isinstance(tree, dict) or set(tree) != set(expected):
+            if not isinstance(tree, Mapping) or set(tree) != set(expected):
                 raise ValueError(f"{type(self).__name__}.apply: {name} must be a dict with "
                                  f"keys {sorted(expected)} (from init()), got "
-                                 f"{sorted(tree) if isinstance(tree, dict) else tree!r}")
+                                 f"{sorted(tree) if isinstance(tree, Mapping) else tree!r}")
             for key, shape in expected.items():
                 if tuple(tree[key].shape) != shape:
                     raise ValueError(f"{type(self).__name__}.apply: {name}[{key!r}] must have "

@@ -216,6 +216,8 @@ def test_priors_update_in_training_mode_only() -> None:
     _, aux, frozen = loss_fn.apply(params, trained, logits, labels, training=False)
     assert frozen is trained
     _close(aux["label_priors"], (1.0 + np.asarray(labels).sum(0)) / (2.0 + B))
+    _, no_aux, _ = loss_fn.apply(params, state, logits, labels, return_aux=False)
+    assert no_aux == {}
     _, _, weighted = loss_fn.apply(params, state, logits, labels, weights=jnp.full((B,), 0.5))
     _close(weighted["label_prior_weight_sum"], np.full(L, 2.0 + B / 2))
 
@@ -391,3 +393,15 @@ def test_unknown_batch_size_trace_equals_eager(batch: int) -> None:
     got = get_backend("jax").trace_unknown_batch(run, logits, labels)
     for u, v in zip(jax.tree.leaves(got), jax.tree.leaves(expected), strict=True):
         _close(u, v)
+
+
+def test_bfloat16_logits_give_a_float32_loss() -> None:
+    logits, labels = _inputs()
+    loss_fn = mj.PrecisionRecallAUCLoss(num_labels=L, num_anchors=3)
+    params, state = loss_fn.init()
+    (loss, _), (gz, gp) = jax.value_and_grad(
+        lambda z, p: loss_fn.apply(p, state, z, labels)[:2], argnums=(0, 1), has_aux=True)(
+        logits.astype(jnp.bfloat16), params)
+    assert loss.dtype == jnp.float32 and bool(jnp.isfinite(loss))
+    assert gz.dtype == jnp.bfloat16 and bool(jnp.all(jnp.isfinite(gz)))
+    assert bool(jnp.all(jnp.isfinite(gp["duals"])))

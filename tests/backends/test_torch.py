@@ -445,3 +445,15 @@ def test_unknown_batch_size_trace_equals_eager(batch: int) -> None:
                                                    labels)
     torch.testing.assert_close(got, expected)
     torch.testing.assert_close(traced_fn.label_prior_counts, eager_fn.label_prior_counts)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["float16", "bfloat16"])
+def test_half_precision_logits_give_a_float32_loss(dtype: torch.dtype) -> None:
+    logits, labels = _inputs(torch.float32)
+    z = logits.to(dtype).requires_grad_(True)
+    loss_fn = mt.PrecisionRecallAUCLoss(num_labels=L, num_anchors=3)
+    loss = loss_fn(z, labels)
+    loss.backward()
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    assert z.grad.dtype == dtype and bool(torch.isfinite(z.grad).all())
+    assert bool(torch.isfinite(loss_fn.duals.grad).all())
