@@ -13,9 +13,9 @@ the array namespace itself):
 - ``reduction``: Keras' names. ``"sum_over_batch_size"`` (default) and ``"mean"`` are the
   mean over what ``"none"`` returns, ``"sum"`` its sum. ``"none"`` returns the per-example loss
   ``(B,)`` for the multi-label cross-entropy (ZLPR) and the per-element loss (the shape of
-  ``y_pred``) for the global objectives. The soft confusion-matrix losses (sigmoidF1, AnyLoss)
-  are one number per batch and accept only the default (use ``average="none"`` for the
-  per-label losses).
+  ``y_pred``) for the global objectives, ROC-AUC and the baselines (BCE, focal, ASL). The
+  soft confusion-matrix losses (sigmoidF1, AnyLoss) are one number per batch and accept only
+  the default (use ``average="none"`` for the per-label losses).
 - ``sample_weight`` is routed into the core's ``weights=`` (it enters the soft counts, the
   bounds and the label priors), never multiplied onto a batch-level loss. For the per-example
   ZLPR losses it weights each example's loss, as in every Keras loss.
@@ -46,7 +46,7 @@ Do not pass the core functions to ``model.compile(loss=...)``: Keras would call 
 
 from __future__ import annotations
 
-import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,6 +56,7 @@ from keras import ops
 import metricloss as _ml
 from metricloss import confusion as _confusion
 from metricloss import crossentropy as _crossentropy
+from metricloss._checks import check_bool, check_integer, check_number
 from metricloss.backends import _state
 
 __all__ = [
@@ -99,12 +100,6 @@ def _check_reduction(reduction: Any, allowed: Sequence[Any] = tuple(_REDUCTIONS)
     return reduction
 
 
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-    return value
-
-
 def _tensor(x: Any, dtype: Any = None) -> Any:
     """The backend's native tensor (tf.Tensor, jax.Array, torch.Tensor) of ``x``."""
     return ops.convert_to_tensor(x, dtype=dtype)
@@ -125,6 +120,18 @@ def _logits(y_pred: Any, from_logits: bool, dtype: Any) -> Any:
     eps = keras.config.epsilon()
     p = ops.clip(_tensor(y_pred, dtype), eps, 1.0 - eps)
     return ops.log(p) - ops.log1p(-p)
+
+
+def _warn_if_probabilities(loss: Any, logits: Any) -> None:
+    """Once per loss, on its first eager call: warn when ``from_logits=True`` receives values
+    that all lie in [0, 1] (probabilities, most likely). Free afterwards and under tracing."""
+    if loss.__dict__.get("_checked_inputs"):
+        return
+    loss.__dict__["_checked_inputs"] = True
+    if _state.looks_like_probabilities(logits):
+        warnings.warn(f"{type(loss).__name__}(from_logits=True) received values that all lie "
+                      f"in [0, 1]: if y_pred holds probabilities (a sigmoid output), use "
+                      f"from_logits=False", UserWarning, stacklevel=4)
 
 
 def _match_rank(y_true: Any, y_pred: Any) -> Any:
@@ -178,7 +185,7 @@ class _StatelessLoss(keras.losses.Loss):
                  name: str | None = None, dtype: Any = None) -> None:
         super().__init__(name=name, reduction=_check_reduction(reduction, self._reductions),
                          dtype=dtype)
-        self.from_logits = _check_bool("from_logits", from_logits)
+        self.from_logits = check_bool("from_logits", from_logits)
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
         with keras.name_scope(self.name):
@@ -191,7 +198,10 @@ class _StatelessLoss(keras.losses.Loss):
         return self(y_true, y_pred)
 
     def _inputs(self, y_pred: Any) -> Any:
-        return _logits(y_pred, self.from_logits, self.dtype)
+        logits = _logits(y_pred, self.from_logits, self.dtype)
+        if self.from_logits:
+            _warn_if_probabilities(self, logits)
+        return logits
 
     def _labels(self, y_true: Any) -> Any:
         return _tensor(y_true)
@@ -337,9 +347,7 @@ class SparseMultilabelCategoricalCrossentropy(_StatelessLoss):
                  reduction: Any = "sum_over_batch_size", name: str | None = None,
                  dtype: Any = None) -> None:
         super().__init__(from_logits=from_logits, reduction=reduction, name=name, dtype=dtype)
-        if isinstance(pad_index, bool) or not isinstance(pad_index, int):
-            raise TypeError(f"pad_index must be an int, got {type(pad_index).__name__}")
-        self.pad_index = pad_index
+        self.pad_index = check_integer("pad_index", pad_index)
 
     def _options(self) -> dict[str, Any]:
         return {"pad_index": self.pad_index}
@@ -378,6 +386,45 @@ class ROCAUCLoss(_StatelessLoss):
         return _loss_only(out)
 
 
+class _BaselineLoss(_StatelessLoss):
+    """A per-element baseline of :mod:`metricloss.baselines`, through the shared forward."""
+
+    def __init__(self, *, from_logits: bool = False, reduction: Any = "sum_over_batch_size",
+                 name: str | None = None, dtype: Any = None, **core_kwargs: Any) -> None:
+        super().__init__(from_logits=from_logits, reduction=reduction, name=name, dtype=dtype)
+        self._spec = _state.SPECS[type(self).__name__]
+        core_kwargs.pop("reduction", None)
+        self._config = self._spec.configure(**core_kwargs)
+
+    def _options(self) -> dict[str, Any]:
+        return {k: v for k, v in self._config.items() if k != "reduction"}
+
+    def _compute(self, labels: Any, logits: Any, weights: Any) -> Any:
+        config = dict(self._config, reduction=_REDUCTIONS[self.reduction])
+        if isinstance(config.get("pos_weight"), list | tuple):  # from a saved config
+            config["pos_weight"] = _tensor(config["pos_weight"], logits.dtype)
+        return _state.forward(self._spec, config, {}, logits, labels,
+                              stop_gradient=ops.stop_gradient, return_aux=False,
+                              weights=weights).loss
+
+
+_BASELINES = {
+    "BinaryCrossEntropy": "Binary cross-entropy from logits, with ``pos_weight`` (torch's).",
+    "SigmoidFocalLoss": "Focal loss (Lin et al. 2017), torchvision's definition.",
+    "AsymmetricLoss": "Asymmetric loss (Ridnik et al. 2021); the framework's stop-gradient "
+                      "detaches the focusing weight where the core's option asks for it.",
+}
+for _name, _summary in _BASELINES.items():
+    if _name in _state.SPECS:
+        _fn = _state.SPECS[_name].function_name
+        globals()[_name] = _register(type(_name, (_BaselineLoss,), {
+            "__module__": __name__, "__qualname__": _name,
+            "__doc__": f"{_summary}\n\n    Keras form of :func:`metricloss.{_fn}` (its "
+                       f"keywords); ``sample_weight`` goes into its ``weights``, ``\"none\"`` "
+                       f"gives the per-element loss.\n    "}))
+        __all__.append(_name)
+
+
 def _loss_only(out: Any) -> Any:
     """The loss of a core result: ``loss`` or ``(loss, aux)``."""
     return out[0] if isinstance(out, tuple) else out
@@ -399,11 +446,8 @@ class _ConstrainedLoss(keras.layers.Layer, keras.losses.Loss):
         keras.layers.Layer.__init__(self, name=name, dtype=dtype or "float32", autocast=False)
         self._spec = _state.SPECS[type(self).__name__]
         self.reduction = _check_reduction(reduction)
-        self.from_logits = _check_bool("from_logits", from_logits)
-        if (isinstance(lambdas_init, bool) or not isinstance(lambdas_init, int | float)
-                or not math.isfinite(lambdas_init) or lambdas_init < 0):
-            raise ValueError(f"lambdas_init must be a finite number ≥ 0, got {lambdas_init!r}")
-        self.lambdas_init = float(lambdas_init)
+        self.from_logits = check_bool("from_logits", from_logits)
+        self.lambdas_init = float(check_number("lambdas_init", lambdas_init, low=0.0))
         core_kwargs.pop("reduction", None)
         self._config = self._spec.configure(
             num_labels=num_labels, dual_rate_factor=dual_rate_factor,
@@ -445,6 +489,8 @@ class _ConstrainedLoss(keras.layers.Layer, keras.losses.Loss):
                 f"Training without it would keep the duals frozen.")
         dtype = self.variable_dtype
         logits = _logits(y_pred, self.from_logits, dtype)
+        if self.from_logits:
+            _warn_if_probabilities(self, logits)
         labels = _match_rank(_tensor(y_true), logits)
         training = self._training if training is None else training
         variables = {v.name: _read(getattr(self, v.name))
@@ -503,24 +549,29 @@ _CONSTRAINED_DOC = """{summary}
 """
 
 
+def _pr_auc_init(self: Any, precision_range: Sequence[float] = (0.0, 1.0),
+                 num_anchors: int = 20, **kwargs: Any) -> None:
+    _ConstrainedLoss.__init__(self, precision_range=tuple(precision_range),
+                              num_anchors=num_anchors, **kwargs)
+
+
+def _target_init(name: str, target: str) -> Any:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        # The target may come first, positionally: PrecisionAtRecallLoss(0.98, ...).
+        if len(args) > 1:
+            raise TypeError(f"{name}() takes {target} as its only positional argument")
+        if args:
+            if target in kwargs:
+                raise TypeError(f"{name}() got {target} twice")
+            kwargs[target] = args[0]
+        _ConstrainedLoss.__init__(self, **kwargs)
+
+    return __init__
+
+
 def _constrained(name: str, target: str | None, summary: str) -> type:
     spec = _state.SPECS[name]
-
-    if target is None:
-        def __init__(self: Any, precision_range: Sequence[float] = (0.0, 1.0),
-                     num_anchors: int = 20, **kwargs: Any) -> None:
-            _ConstrainedLoss.__init__(self, precision_range=tuple(precision_range),
-                                      num_anchors=num_anchors, **kwargs)
-    else:
-        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-            if len(args) > 1:
-                raise TypeError(f"{name}() takes {target} as its only positional argument")
-            if args:
-                if target in kwargs:
-                    raise TypeError(f"{name}() got {target} twice")
-                kwargs[target] = args[0]
-            _ConstrainedLoss.__init__(self, **kwargs)
-
+    __init__ = _pr_auc_init if target is None else _target_init(name, target)
     doc = _CONSTRAINED_DOC.format(
         summary=summary, function=spec.function_name,
         per_anchor=" and anchor" if spec.has_biases else "",

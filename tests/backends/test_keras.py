@@ -130,6 +130,21 @@ STATELESS = {
     "roc_auc": (lambda: mk.ROCAUCLoss(from_logits=True),
                 lambda z, y, w: _core_loss(metricloss.roc_auc_loss(z, y, weights=w)), False),
 }
+if hasattr(mk, "BinaryCrossEntropy"):  # the baselines (metricloss.baselines)
+    STATELESS.update({
+        "bce_pos_weight": (lambda: mk.BinaryCrossEntropy(pos_weight=3.0, from_logits=True),
+                           lambda z, y, w: metricloss.binary_cross_entropy(
+                               z, y, pos_weight=3.0, weights=w), False),
+        "focal_probs": (lambda: mk.SigmoidFocalLoss(gamma=1.5),
+                        lambda z, y, w: metricloss.sigmoid_focal_loss(z, y, gamma=1.5,
+                                                                      weights=w),
+                        True),
+        "asl": (lambda: mk.AsymmetricLoss(from_logits=True, reduction="sum"),
+                lambda z, y, w: metricloss.asymmetric_loss(z, y, weights=w,
+                                                           reduction="sum",
+                                                           stop_gradient=ops.stop_gradient),
+                False),
+    })
 
 
 @pytest.mark.parametrize("case", list(STATELESS))
@@ -187,6 +202,15 @@ def test_probabilities_are_not_passed_through_a_second_sigmoid() -> None:
     probs_loss = mk.SigmoidF1Loss()(labels, _sigmoid(logits))
     logits_loss = mk.SigmoidF1Loss(from_logits=True)(labels, logits)
     np.testing.assert_allclose(_np(probs_loss), _np(logits_loss), rtol=1e-4)
+
+
+def test_probabilities_passed_with_from_logits_true_warn() -> None:
+    logits, labels, _ = _data()
+    with pytest.warns(UserWarning, match="from_logits=False"):
+        mk.SigmoidF1Loss(from_logits=True)(labels, _sigmoid(logits))
+    loss = _tracked(mk.PrecisionAtRecallLoss(0.9, num_labels=L, from_logits=True))
+    with pytest.warns(UserWarning, match="from_logits=False"):
+        loss(labels, _sigmoid(logits), training=False)
 
 
 def test_confusion_losses_have_no_reduction_to_choose() -> None:
@@ -362,6 +386,9 @@ ALL_LOSSES = {
     "SparseMultilabelCategoricalCrossentropy":
         lambda: mk.SparseMultilabelCategoricalCrossentropy(pad_index=-2),
     "ROCAUCLoss": lambda: mk.ROCAUCLoss(surrogate="hinge", method="sort"),
+    **{name: (lambda name=name: getattr(mk, name)(from_logits=True, reduction="sum"))
+       for name in ("BinaryCrossEntropy", "SigmoidFocalLoss", "AsymmetricLoss")
+       if hasattr(mk, name)},
     **{name: (lambda make=make: make(num_labels=L, dual_rate_factor=3.0, from_logits=True))
        for name, (make, _, _) in CONSTRAINED.items()},
 }
