@@ -14,13 +14,15 @@ Protocol (the same for every loss, in every framework):
 4. Score validation and test once, in evaluation mode. Tune per-label thresholds on
    validation (:func:`metricloss.tune_thresholds`): for F1, and for recall at
    ``target_precision``. Evaluate the test split once, at the default rule (logit > 0) and at
-   the tuned thresholds.
+   the tuned thresholds. A label without a positive in the validation split cannot be tuned:
+   it keeps the default rule.
 
 Metrics (all in [0, 1]; Hamming loss lower is better, every other higher):
 
 - ``micro_f1``, ``macro_f1``, ``example_f1`` (per example, averaged: scikit-learn's
   ``average="samples"``), ``hamming_loss``: of the hard predictions (rule ``default``: logit > 0;
-  ``tuned``: thresholds maximising each label's F1 on validation).
+  ``tuned``: thresholds maximising each label's F1 on validation; logit > 0 for a label
+  without a validation positive).
 - ``mean_ap``: macro average precision of the test scores (threshold-free: equal in both rows).
 - ``recall_at_precision`` and ``precision_at_target``: micro recall and micro precision on test
   with the thresholds of the rule (``default``: logit > 0; ``tuned``: per label, the threshold
@@ -242,11 +244,16 @@ def evaluate(val_scores: Any, y_val: Any, test_scores: Any, y_test: Any, *,
         # Labels without positives in a split, labels that cannot reach the precision target:
         # expected on these data sets; their values are defined (0 or predict nothing).
         warnings.simplefilter("ignore")
+        # A label without a positive in validation cannot be tuned (tune_thresholds gives it
+        # +inf: never predicted); it keeps the default rule (threshold 0 on the logit).
+        untunable = y_val.sum(0) == 0
         thresholds = {
             "f1": tune_thresholds(val_scores, y_val, metric="f1"),
             "rap": tune_thresholds(val_scores, y_val, metric="recall_at_precision",
                                    target_precision=target_precision),
         }
+        thresholds = {k: np.where(untunable, np.nextafter(0.0, 1.0), t)
+                      for k, t in thresholds.items()}
         mean_ap = float(average_precision_score(test_scores, y_test, average="macro"))
         out: dict[str, dict[str, Any]] = {}
         for rule in RULES:
