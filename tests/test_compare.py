@@ -268,3 +268,44 @@ def test_markdown_and_json_of_a_synthetic_report(tmp_path: Path,
     assert [p.name for p in written] == ["results.md", "results.json"]
     saved = json.loads((tmp_path / "results.json").read_text())
     assert "scores" not in saved["results"]["bce"] and "y_test" not in saved
+
+
+def test_label_without_validation_positive_keeps_the_default_rule() -> None:
+    rng = np.random.default_rng(2)
+    y_val = (rng.random((40, 2)) < 0.5).astype(float)
+    y_val[:, 1] = 0  # label 1: no positive in validation, cannot be tuned
+    y_test = (rng.random((60, 2)) < 0.5).astype(float)
+    s_test = 2 * y_test - 1 + rng.normal(size=y_test.shape)
+    s_val = 2 * y_val - 1 + rng.normal(size=y_val.shape)
+    out = evaluate(s_val, y_val, s_test, y_test, target_precision=0.7)
+    # Only label 1 at logit > 0, label 0 tuned: its test F1 is the default rule's.
+    metrics = pytest.importorskip("sklearn.metrics")
+    from metricloss import tune_thresholds
+    t0 = tune_thresholds(s_val[:, 0], y_val[:, 0])
+    preds = np.stack([s_test[:, 0] >= t0, s_test[:, 1] > 0], axis=1)
+    assert math.isclose(out["tuned"]["macro_f1"],
+                        metrics.f1_score(y_test, preds, average="macro"))
+
+
+def test_efficacy_verdicts_count_recall_only_where_the_target_is_met() -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks.efficacy import verdicts
+    finally:
+        sys.path.remove(str(ROOT))
+
+    def entry(rap: float, meets: float, macro: float) -> dict:
+        rule = {m: {"mean": 0.5, "std": 0.0} for m in METRICS}
+        rule["recall_at_precision"] = {"mean": rap, "std": 0.0}
+        rule["macro_f1"] = {"mean": macro, "std": 0.0}
+        rule["meets_target"] = {"mean": meets, "std": 0.0}
+        return {"default": rule, "tuned": rule}
+
+    summary = {"set": {"bce": entry(0.5, 1.0, 0.40), "asl": entry(0.9, 0.0, 0.45),
+                       "recall_at_precision": entry(0.6, 1.0, 0.30),
+                       "sigmoid_f1": entry(0.95, 0.0, 0.44)}}
+    v = verdicts(summary)
+    # ASL's 0.9 misses the precision target: it counts 0; BCE's 0.5 is the bar.
+    assert v["recall_at_precision"]["data"]["set"]["default"] == {
+        "wins": True, "value": 0.6, "best_baseline": 0.5}
+    assert v["sigmoid_f1"]["data"]["set"]["tuned"]["wins"] is False  # 0.44 < ASL's 0.45
