@@ -350,7 +350,7 @@ def run(options: Options, *, progress: Any = None) -> dict[str, Any]:
                     on_epoch=None if progress is None else progress.advance)
         if progress is not None:
             progress.done()
-        entry = evaluate(out.val_scores, data.y_val, out.test_scores, data.y_test,
+        entry: dict[str, Any] = evaluate(out.val_scores, data.y_val, out.test_scores, data.y_test,
                          target_precision=options.target_precision)
         entry["train_seconds"] = round(out.seconds, 3)
         entry["final_train_loss"] = (out.epoch_losses[-1] if out.epoch_losses

@@ -84,7 +84,7 @@ def train(components: list[tuple[str, dict[str, Any]]], data: Prepared, options:
     inits = [loss.init() for loss in losses]
     # One pytree, one optimizer: the model's weights and the losses' duals/biases (the
     # gradient reversal of dual_value turns the descent into an ascent on λ).
-    params = {"model": mlp_init(init_key, x.shape[1], options.hidden, y.shape[1]),
+    params: dict[str, Any] = {"model": mlp_init(init_key, x.shape[1], options.hidden, y.shape[1]),
               "losses": [p for p, _ in inits]}
     loss_states = [s for _, s in inits]
     tx = _adam(options.lr)
