@@ -8,7 +8,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from metricloss.compare.protocol import DEFAULT_LOSSES, FRAMEWORKS, LOSSES, TARGET_PRECISION
+from metricloss.compare.protocol import (
+    DEFAULT_LOSSES,
+    DEFAULT_TARGET_PRECISION,
+    FRAMEWORKS,
+    LOSSES,
+)
 
 __all__ = ["main"]
 
@@ -60,10 +65,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--losses", type=_losses, default=list(DEFAULT_LOSSES),
                    help=f"comma-separated, from: {', '.join(LOSSES)} "
                         f"(default: {','.join(DEFAULT_LOSSES)})")
-    targets = ", ".join(f"{k} {v}" for k, v in TARGET_PRECISION.items())
     p.add_argument("--target-precision", type=_probability, default=None,
                    help=f"precision target of recall_at_precision and of the R@P column "
-                        f"(default per data set: {targets}; 0.7 for a folder)")
+                        f"(default {DEFAULT_TARGET_PRECISION})")
     p.add_argument("--epochs", type=_positive_int, default=40, help="default 40")
     p.add_argument("--batch-size", type=_positive_int, default=64, help="default 64")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (1e-3)")
