@@ -9,7 +9,8 @@
                              one process each; `nox -s "keras(backend='jax')"` for one
     nox -s lint typecheck    ruff; mypy on metricloss/
     nox -s bench             the full benchmarks (writes benchmarks/results/)
-    nox -s demo              the main job: train a small model with sigmoid_f1_loss
+    nox -s demo              the main job: `metricloss compare`, every loss on MULAN yeast
+    nox -s efficacy          every loss x the five MULAN sets x seeds (not a default session)
     nox -s docs              the documentation site, warnings as errors (docs/_build/html)
 
 Works with nox's default virtualenv backend and with uv (`nox -db uv`, much faster).
@@ -54,7 +55,8 @@ XDIST = ("-n", os.environ.get("METRICLOSS_XDIST", "auto"), "--dist", "loadfile")
 
 # The adapters and the private framework layer import their framework: their examples run in
 # the framework's own sessions, not in the NumPy one.
-DOCTEST_IGNORE = ("--ignore=metricloss/backends", "--ignore=metricloss/_xp")
+DOCTEST_IGNORE = ("--ignore=metricloss/backends", "--ignore=metricloss/_xp",
+                  "--ignore-glob=metricloss/compare/train_*.py")
 
 
 def _install(session: nox.Session, extras: list[str], extra: list[str]) -> None:
@@ -97,6 +99,9 @@ def keras(session: nox.Session, backend: str) -> None:
     _pytest(session, "-q", "tests/backends/test_keras.py",
             env={"KERAS_BACKEND": backend, "METRICLOSS_KERAS": "1",
                  "METRICLOSS_BACKENDS": "numpy"})
+    # `metricloss compare --framework keras` end to end on this backend.
+    _pytest(session, "-q", "tests/test_compare.py", "-k", "keras",
+            env={"KERAS_BACKEND": backend})
 
 
 @nox.session
@@ -137,9 +142,18 @@ def bench_quick(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """The main job: train a small multi-label model with sigmoid_f1_loss on real data."""
+    """The main job: `metricloss compare` (every loss, the same MLP, PyTorch, MULAN yeast;
+    arguments after `--` go to the command, e.g. `-- --data enron --out report`)."""
     _install(session, ["demo", "torch"], [TORCH])
-    session.run("python", "examples/train_sigmoid_f1.py", *session.posargs, env=ENV)
+    session.run("metricloss", "compare", *session.posargs, env=ENV)
+
+
+@nox.session
+def efficacy(session: nox.Session) -> None:
+    """Training efficacy: every loss x the five MULAN sets x seeds (PyTorch); writes
+    benchmarks/results/efficacy.{md,json}. Not a default session (about 10 minutes)."""
+    _install(session, ["demo", "torch"], [TORCH])
+    session.run("python", "benchmarks/efficacy.py", *session.posargs, env=ENV)
 
 
 @nox.session
