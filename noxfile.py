@@ -41,7 +41,8 @@ if os.environ.get("PIP_FIND_LINKS") and not os.environ.get("UV_FIND_LINKS"):
 BACKENDS = {
     # session parameter: (extras, extra requirements, namespaces under test)
     "numpy": (["test"], [], "numpy,array_api_strict"),
-    "torch": (["test", "torch"], [TORCH], "torch"),
+    # torch also gets the demo extra: the compare command's plots and progress bar are tested there
+    "torch": (["test", "torch", "demo"], [TORCH], "torch"),
     "jax": (["test", "jax"], [], "jax"),
     "tensorflow": (["test", "tensorflow"], [], "tensorflow"),
 }
