@@ -34,6 +34,7 @@ __all__ = [
     "check_eager_range",
     "check_floating",
     "check_integer",
+    "check_not_swapped",
     "check_number",
     "check_same_shape",
     "checks",
@@ -136,6 +137,21 @@ def _isdtype(xp: Namespace, dtype: Any, kind: Any) -> bool:
 def _astype(xp: Namespace, x: Array, dtype: Any) -> Array:
     """``x`` in ``dtype``; ``x`` itself (no dispatch) when it already has it."""
     return x if x.dtype == dtype else xp.astype(x, dtype)
+
+
+def check_not_swapped(logits_name: str, logits: Array, labels: Array) -> None:
+    """``TypeError`` where the arguments visibly come in the wrong order: PyTorch ``labels`` that
+    require gradients next to ``logits`` that do not (a model's output passed as the labels).
+    Metadata only (no value is read), so it holds under ``torch.compile`` too. The usual cause
+    is a core function given to ``keras.Model.compile(loss=...)``, which calls a loss as
+    ``(y_true, y_pred)``: the Keras classes take Keras' order."""
+    if getattr(labels, "requires_grad", False) and not getattr(logits, "requires_grad", True):
+        raise TypeError(
+            f"labels requires gradients but {logits_name} does not: the arguments look swapped. "
+            f"metricloss functions take ({logits_name}, labels); Keras calls a loss as "
+            "(y_true, y_pred), so pass a class of metricloss.backends.keras (e.g. SigmoidF1Loss) "
+            "to model.compile, not a core function"
+        )
 
 
 def check_floating(xp: Namespace, name: str, x: Array) -> None:
@@ -351,6 +367,7 @@ def prepare_inputs(
     xp = namespace_of(**{logits_name: logits, "labels": labels, "weights": weights})
     check_floating(xp, logits_name, logits)
     check_same_shape("labels", labels, logits_name, logits)
+    check_not_swapped(logits_name, logits, labels)
     shape = tuple(logits.shape)
     if len(shape) not in (1, 2):
         raise ValueError(

@@ -174,3 +174,17 @@ def test_mean_of_an_empty_batch_is_zero_under_an_unknown_batch_size() -> None:
     traced = tf.function(fn, input_signature=[tf.TensorSpec((None, L), tf.float64)])
     assert float(traced(tf.zeros((0, L), tf.float64))) == 0.0
     np.testing.assert_allclose(float(traced(tf.constant(Z))), Z.mean(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["sigmoid_f1_loss", "binary_cross_entropy",
+                                  "multilabel_categorical_crossentropy"])
+def test_swapped_torch_arguments_are_named(name: str) -> None:
+    """A model's output passed as the labels (what keras.Model.compile(loss=core_function) does
+    on the torch backend) raises, naming the order and the Keras classes; the right order runs."""
+    torch = pytest.importorskip("torch")
+    fn = getattr(ml, name)
+    output = torch.zeros((4, 3), requires_grad=True)
+    targets = torch.tensor([[1.0, 0.0, 1.0]] * 4)
+    with pytest.raises(TypeError, match=r"look swapped.*metricloss.backends.keras"):
+        fn(targets, output)
+    assert torch.isfinite(fn(output, targets))
