@@ -26,7 +26,6 @@ from tests.support import (
     dtype_name,
     finite_difference_grad,
     get_backend,
-    importable,
 )
 
 LN2 = math.log(2.0)
@@ -728,7 +727,7 @@ def test_precision_recall_auc_gradients_in_duals_and_biases(xp, rng, surrogate) 
 
 
 def _all_losses(xp, Y, W=None, L=3, K=2) -> dict[str, Callable[[Any], Any]]:
-    """Every loss of the family as ``f(logits)`` (the ROC-AUC ones included, for parity)."""
+    """Every loss of the family as ``f(logits)`` (the ROC-AUC ones included)."""
     lam = xp.asarray(np.full(L, 1.5))
     lamk = xp.asarray(np.full((L, K), 1.5))
     bias = xp.asarray(np.full((L, K), 0.25))
@@ -985,35 +984,8 @@ def test_binary_inputs_keep_the_callers_shape(xp, rng) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Frameworks: parity, compilation, devices
+# Frameworks: compilation, devices (parity: tests/test_parity.py)
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parity
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_parity_across_frameworks(rng, dtype) -> None:
-    frameworks = [n for n in ("torch", "jax", "tensorflow") if importable(n)]
-    if len(frameworks) < 2:
-        pytest.skip("parity needs two frameworks")
-    B, L = 6, 3
-    z, y = make_data(rng, B, L)
-    z[2, :] = 40.0  # saturated
-    y[:, 2] = 0.0  # no positives
-    w = rng.uniform(0.2, 2.0, size=B)
-    results: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
-    for name in frameworks:
-        b = get_backend(name)
-        losses = _all_losses(b, b.asarray(y, dtype=dtype), b.asarray(w, dtype=dtype), L=L)
-        results[name] = {k: b.value_and_grad(fn, b.asarray(z, dtype=dtype))
-                         for k, fn in losses.items()}
-    rtol, atol = (1e-10, 1e-14) if dtype == "float64" else (2e-5, 1e-6)
-    ref = results[frameworks[0]]
-    for name, res in results.items():
-        for key, (value, grad) in res.items():
-            np.testing.assert_allclose(value, ref[key][0], rtol=rtol, atol=atol,
-                                       err_msg=f"{name} {key}")
-            np.testing.assert_allclose(grad, ref[key][1], rtol=rtol, atol=atol,
-                                       err_msg=f"{name} {key}")
 
 
 @pytest.mark.compiled
