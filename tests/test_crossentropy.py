@@ -350,43 +350,8 @@ def test_sparse_extreme_logits(xp, rng, dtype) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Frameworks: parity, compilation, devices
+# Frameworks: compilation, devices (parity: tests/test_parity.py)
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parity
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("form", ["dense", "sparse"])
-def test_parity_across_frameworks(rng, dtype, form) -> None:
-    z = rng.normal(scale=3.0, size=SHAPE)
-    idx, y = random_positives(rng, *SHAPE, max_pos=5, extra_pad=2, pad=-1)
-    soft = np.clip(y + 0.3 * rng.random(y.shape), 0.0, 1.0)
-    mask = rng.random(y.shape) < 0.9
-    results = {}
-    for name in ("numpy", "array_api_strict", "torch", "jax", "tensorflow"):
-        b = get_backend(name)
-        if form == "dense":
-            labels, m = b.asarray(soft, dtype=dtype), b.asarray(mask)
-
-            def fn(t, b=b, labels=labels, m=m):
-                return dense_loss(t, labels, mask=m)
-        else:
-            indices = b.asarray(idx)
-
-            def fn(t, indices=indices):
-                return sparse_loss(t, indices)
-        results[name] = b.value_and_grad(fn, b.asarray(z, dtype=dtype))
-    # float32 sparse gradients of the positives carry the cancellation of ``1 − e^d``: a few
-    # float32 ulps of the gradient's scale (1/B) rather than of each entry.
-    rtol, atol = (1e-12, 1e-14) if dtype == "float64" else (1e-5, 1e-6)
-    ref_value, ref_grad = results["torch"]
-    for name, (value, grad) in results.items():
-        np.testing.assert_allclose(value, ref_value, rtol=rtol, err_msg=name)
-        if grad is not None:
-            np.testing.assert_allclose(grad, ref_grad, rtol=rtol, atol=atol, err_msg=name)
-    expected, _ = oracle(z, soft if form == "dense" else y, mask if form == "dense" else None)
-    np.testing.assert_allclose(ref_value, expected.mean(), rtol=1e-5 if dtype == "float32"
-                               else 1e-12)
 
 
 @pytest.mark.compiled

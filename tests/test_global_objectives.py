@@ -26,7 +26,6 @@ from tests.support import (
     dtype_name,
     finite_difference_grad,
     get_backend,
-    importable,
 )
 
 LN2 = math.log(2.0)
@@ -241,7 +240,6 @@ def test_bounds_on_hand_worked_data(xp, surrogate, weighted) -> None:
 def test_bounds_multilabel_column_by_column(xp, rng, surrogate, form) -> None:
     z, y = make_data(rng)
     w = rng.uniform(0.2, 2.0, size=(6, 3) if form == "per_element" else (6, 1))
-    skip_unless_column_weights(w)
     exp_tp, exp_fp = np_bounds(z, y, np.broadcast_to(w, z.shape), surrogate)
     Z, Y, W = xp.asarray(z), xp.asarray(y), xp.asarray(w)
     assert_close(xp, go.true_positives_lower_bound(Z, Y, weights=W, surrogate=surrogate),
@@ -271,27 +269,9 @@ def test_bounds_bound_the_hard_counts(xp, data) -> None:
     assert np.all(xp.to_numpy(fp) >= hard_fp - 1e-12)
 
 
-
 # --------------------------------------------------------------------------------------------
 # Label priors and dual values
 # --------------------------------------------------------------------------------------------
-
-
-def _column_weights_supported() -> bool:
-    """Whether ``_checks.prepare_weights`` takes any shape that broadcasts to the labels (the
-    generalisation of the array-layer branch); until it is merged, (B, 1) cases skip."""
-    from metricloss._checks import prepare_weights
-
-    try:
-        prepare_weights(np, np.ones((6, 1)), np.zeros((6, 3)))
-    except ValueError:
-        return False
-    return True
-
-
-def skip_unless_column_weights(w: Any) -> None:
-    if np.ndim(w) == 2 and np.shape(w)[1] == 1 and not _column_weights_supported():
-        pytest.skip("(B, 1) weights need the generalised _checks.prepare_weights")
 
 
 PRIOR_WEIGHTS = {
@@ -313,7 +293,6 @@ def test_label_priors_running_estimate(xp, rng, weights) -> None:
     assert_close(xp, state.priors, np.full(3, 0.5), dtype="float64")
     expected_counts, expected_total = np.ones(3), np.full(3, 2.0)
     w = PRIOR_WEIGHTS[weights](rng)
-    skip_unless_column_weights(w)
     for _ in range(2):
         y = (rng.random((6, 3)) < 0.3).astype(np.float64)
         w2 = np_weights(w, y.shape)
@@ -440,7 +419,6 @@ def test_constrained_losses_match_closed_form(xp, rng, name, surrogate, weights)
     lam = rng.uniform(0.0, 3.0, size=L)
     target = rng.uniform(0.2, 1.0, size=L)
     w = LOSS_WEIGHTS[weights](rng, B, L)
-    skip_unless_column_weights(w)
     given_priors = rng.uniform(0.1, 0.9, size=L) if weights == "scalar" else None
     priors = np_priors(y, w) if given_priors is None else given_priors
     expected = np_constrained(kind, z, y, w, lam, target, priors, surrogate)
@@ -728,7 +706,7 @@ def test_precision_recall_auc_gradients_in_duals_and_biases(xp, rng, surrogate) 
 
 
 def _all_losses(xp, Y, W=None, L=3, K=2) -> dict[str, Callable[[Any], Any]]:
-    """Every loss of the family as ``f(logits)`` (the ROC-AUC ones included, for parity)."""
+    """Every loss of the family as ``f(logits)`` (the ROC-AUC ones included)."""
     lam = xp.asarray(np.full(L, 1.5))
     lamk = xp.asarray(np.full((L, K), 1.5))
     bias = xp.asarray(np.full((L, K), 0.25))
@@ -921,18 +899,11 @@ TRACED = ("aux", "false_positives_upper_bound", "fpr_at_tpr", "pr_auc", "pr_auc_
           "update_label_priors", "weighted_surrogate")
 
 
-TRACED_WITHOUT_WEIGHTS = ("pr_auc_no_biases", "precision_at_recall", "weighted_surrogate")
-
-
 @pytest.mark.compiled
 @pytest.mark.parametrize("name", TRACED)
 def test_traces_with_an_unknown_batch_size(xp, rng, name) -> None:
     """Issue 12 §1: traced with an unknown (None / symbolic) batch size, equal to eager, on
     two batch sizes."""
-    if xp.name == "tensorflow" and name not in TRACED_WITHOUT_WEIGHTS and not (
-            _column_weights_supported()):
-        pytest.xfail("(B,) weights with a None batch size need the generalised "
-                     "_checks.prepare_weights (array-layer branch)")
     fn = _traced_functions(xp)[name]
     for B in (6, 4):
         z, y = make_data(rng, B, 3)
@@ -983,37 +954,9 @@ def test_binary_inputs_keep_the_callers_shape(xp, rng) -> None:
     assert tuple(aux["lambdas"].shape) == (4,) and tuple(aux["biases"].shape) == (4,)
 
 
-
 # --------------------------------------------------------------------------------------------
-# Frameworks: parity, compilation, devices
+# Frameworks: compilation, devices (parity: tests/test_parity.py)
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parity
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_parity_across_frameworks(rng, dtype) -> None:
-    frameworks = [n for n in ("torch", "jax", "tensorflow") if importable(n)]
-    if len(frameworks) < 2:
-        pytest.skip("parity needs two frameworks")
-    B, L = 6, 3
-    z, y = make_data(rng, B, L)
-    z[2, :] = 40.0  # saturated
-    y[:, 2] = 0.0  # no positives
-    w = rng.uniform(0.2, 2.0, size=B)
-    results: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
-    for name in frameworks:
-        b = get_backend(name)
-        losses = _all_losses(b, b.asarray(y, dtype=dtype), b.asarray(w, dtype=dtype), L=L)
-        results[name] = {k: b.value_and_grad(fn, b.asarray(z, dtype=dtype))
-                         for k, fn in losses.items()}
-    rtol, atol = (1e-10, 1e-14) if dtype == "float64" else (2e-5, 1e-6)
-    ref = results[frameworks[0]]
-    for name, res in results.items():
-        for key, (value, grad) in res.items():
-            np.testing.assert_allclose(value, ref[key][0], rtol=rtol, atol=atol,
-                                       err_msg=f"{name} {key}")
-            np.testing.assert_allclose(grad, ref[key][1], rtol=rtol, atol=atol,
-                                       err_msg=f"{name} {key}")
 
 
 @pytest.mark.compiled

@@ -1,83 +1,300 @@
-"""Cross-framework parity: the same inputs give the same values and gradients in PyTorch, JAX
-and TensorFlow, and the same values in NumPy — float64 within 1e-10 relative, float32 within
-1e-5 — including a label with no positives and saturated logits.
+"""Cross-framework parity, one registry: every public loss gives the same values and gradients
+in PyTorch, JAX and TensorFlow, and the same values in NumPy (and array-api-strict) — float64
+within 1e-10 relative, float32 within 1e-5 (absolute parts scaled by the largest entry).
 
-These tests need several frameworks in one environment (the nox ``parity`` session); each
-framework that does not import is left out, and a test with fewer than two is skipped.
+Each case is an id → ``(fn, inputs)``: ``inputs()`` builds NumPy arrays ``(z, y, extras)`` with
+hostile corners (a label with no positives, saturated logits, ignored pixels, padding), and
+``fn(z, y, **extras)`` returns a scalar or a 1-D vector (the losses with ``return_aux=True``
+return the loss followed by every aux value); the gradient is that of its sum with respect to
+the logits ``z``. Float extras and float labels are cast to the dtype under test, integer and
+boolean ones are passed as they are.
+
+The oracles (closed forms, float64, finite differences) are in each module's own test file,
+on every backend; this file checks only that the frameworks agree. It needs several frameworks
+in one environment (the nox ``parity`` session); each framework that does not import is left
+out, and a test with fewer than two is skipped. Shapes are fixed per family, so JAX and
+TensorFlow trace each op once per shape.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
 
 import metricloss as ml
+from metricloss._namespace import namespace_of
 from tests.support import Backend, get_backend, importable
 
 pytestmark = pytest.mark.parity
 
 FRAMEWORKS = [n for n in ("torch", "jax", "tensorflow") if importable(n)]
+VALUE_ONLY = [n for n in ("numpy", "array_api_strict") if importable(n)]
 TOLERANCE = {"float64": 1e-10, "float32": 1e-5}
 
+Inputs = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]
 
-def _inputs(seed: int = 0, b: int = 12, n_labels: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    z = rng.normal(scale=3.0, size=(b, n_labels))
-    y = (rng.random((b, n_labels)) < 0.4).astype(np.float64)
+
+class Case(NamedTuple):
+    fn: Callable[..., Any]
+    inputs: Callable[[], Inputs]
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs, one fixed shape per family
+# --------------------------------------------------------------------------------------------
+
+
+def multilabel() -> Inputs:
+    """(12, 5) multi-label logits: a label with no positives, two saturated rows."""
+    rng = np.random.default_rng(0)
+    z = rng.normal(scale=3.0, size=(12, 5))
+    y = (rng.random((12, 5)) < 0.4).astype(np.float64)
     y[:, 2] = 0.0  # a label with no positives
     z[3, :] = 60.0  # saturated
     z[4, :] = -60.0
-    return z, y
+    return z, y, {}
 
 
-Case = Callable[[Any, Any], Any]
+def segmentation() -> Inputs:
+    """(2, 4, 3, 5) class-axis logits and integer masks: class 3 absent, one ignored pixel."""
+    rng = np.random.default_rng(1)
+    z = rng.normal(scale=2.0, size=(2, 4, 3, 5))
+    present = [0, 1, 2]
+    t = rng.choice(present, size=(2, 3, 5))
+    t.reshape(2, -1)[:, : len(present)] = present
+    t[0, 0, 0] = 255
+    return z, t.astype(np.int64), {}
 
 
-def _metric_loss(z: Any, y: Any, *, metric: str) -> Any:
-    return ml.confusion_metric_loss(z, y, metric=metric)
+def zlpr() -> Inputs:
+    """(4, 6) logits, soft labels with a mask (dense) and padded index lists (sparse)."""
+    rng = np.random.default_rng(2)
+    z = rng.normal(scale=3.0, size=(4, 6))
+    idx = np.array([[0, 3, -1, -1], [-1, -1, -1, -1], [5, -1, 1, 2], [4, -1, 0, -1]])
+    dense = np.zeros((4, 6))
+    for row, ids in enumerate(idx):
+        dense[row, ids[ids >= 0]] = 1.0
+    soft = np.clip(dense + 0.3 * rng.random(dense.shape), 0.0, 1.0)
+    mask = rng.random(dense.shape) < 0.9
+    return z, soft, {"mask": mask, "indices": idx}
 
 
-CASES: dict[str, Case] = {
-    "sigmoid_f1_macro": lambda z, y: ml.sigmoid_f1_loss(z, y),
-    "sigmoid_f2_micro": lambda z, y: ml.sigmoid_f1_loss(z, y, beta=2.0, average="micro"),
-    "sigmoid_f1_samples_slope": lambda z, y: ml.sigmoid_f1_loss(z, y, slope=2.0, offset=0.5,
-                                                                average="samples"),
-    "any_loss_f1": lambda z, y: ml.any_loss(z, y),
-    "any_loss_mcc_micro": lambda z, y: ml.any_loss(z, y, metric="mcc", average="micro"),
-    **{
-        f"metric_{m}": partial(_metric_loss, metric=m)
-        for m in ("precision", "recall", "jaccard", "accuracy", "balanced_accuracy", "gmean",
-                  "mcc")
-    },
+def constrained() -> Inputs:
+    """(6, 3) logits, per-example weights, dual variables; a saturated row, a label with no
+    positives."""
+    rng = np.random.default_rng(3)
+    z = rng.normal(scale=2.0, size=(6, 3))
+    y = (rng.random((6, 3)) < 0.45).astype(np.float64)
+    y[0, :], y[1, :] = 1.0, 0.0
+    z[2, :] = 40.0  # saturated
+    y[:, 2] = 0.0  # no positives
+    return z, y, {
+        "w": rng.uniform(0.2, 2.0, size=6),
+        "lam": np.full(3, 1.5),
+        "lamk": np.full((3, 2), 1.5),
+        "bias": np.full((3, 2), 0.25),
+        "y_int": y.astype(np.int32),
+    }
+
+
+def baseline() -> Inputs:
+    """(5, 4) logits and 0/1 labels, a per-label ``pos_weight``."""
+    rng = np.random.default_rng(4)
+    z = rng.normal(scale=3.0, size=(5, 4))
+    y = (rng.random((5, 4)) < 0.4).astype(np.float64)
+    return z, y, {"pos_weight": np.array([0.5, 1.0, 2.0, 7.0])}
+
+
+# --------------------------------------------------------------------------------------------
+# The registry
+# --------------------------------------------------------------------------------------------
+
+
+def _with_aux(loss: Callable[..., Any]) -> Callable[..., Any]:
+    """``loss(..., return_aux=True)`` as one vector: the loss, then each aux value (by key)."""
+
+    def fn(z: Any, y: Any, **extras: Any) -> Any:
+        value, aux = loss(z, y, return_aux=True, **extras)
+        xp = namespace_of(logits=z)
+        parts = [xp.reshape(value, (1,))] + [xp.reshape(aux[k], (-1,)) for k in sorted(aux)]
+        return xp.concat(parts)
+
+    return fn
+
+
+CONSTRAINED: dict[str, Callable[..., Any]] = {
+    "recall_at_precision": lambda z, y, *, w, lam, return_aux=False, **_: (
+        ml.recall_at_precision_loss(z, y, target_precision=0.8, lambdas=lam, weights=w,
+                                    return_aux=return_aux)),
+    "precision_at_recall_hinge": lambda z, y, *, w, lam, return_aux=False, **_: (
+        ml.precision_at_recall_loss(z, y, target_recall=0.8, lambdas=lam, weights=w,
+                                    surrogate="hinge", return_aux=return_aux)),
+    "fpr_at_tpr": lambda z, y, *, w, lam, return_aux=False, **_: (
+        ml.false_positive_rate_at_true_positive_rate_loss(
+            z, y, target_rate=0.9, lambdas=lam, weights=w, return_aux=return_aux)),
+    "tpr_at_fpr": lambda z, y, *, w, lam, return_aux=False, **_: (
+        ml.true_positive_rate_at_false_positive_rate_loss(
+            z, y, target_rate=0.05, lambdas=lam, weights=w, return_aux=return_aux)),
+    "pr_auc": lambda z, y, *, w, lamk, bias, return_aux=False, **_: (
+        ml.precision_recall_auc_loss(z, y, lambdas=lamk, biases=bias, num_anchors=2, weights=w,
+                                     return_aux=return_aux)),
+}
+
+BASELINES: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
+    "bce": (ml.binary_cross_entropy, {}),
+    "bce_pos_weight": (ml.binary_cross_entropy, {"pos_weight": True}),
+    "focal": (ml.sigmoid_focal_loss, {}),
+    "focal_no_alpha_gamma_half": (ml.sigmoid_focal_loss, {"alpha": -1.0, "gamma": 0.5}),
+    "focal_alpha_none_gamma0": (ml.sigmoid_focal_loss, {"alpha": None, "gamma": 0.0}),
+    "asl": (ml.asymmetric_loss, {}),
+    "asl_gamma_pos1_clip0": (ml.asymmetric_loss, {"gamma_pos": 1.0, "clip": 0.0}),
+    "asl_gammas0": (ml.asymmetric_loss, {"gamma_pos": 0.0, "gamma_neg": 0.0}),
+    "asl_eps0_clip_big": (ml.asymmetric_loss, {"eps": 0.0, "clip": 0.3, "gamma_neg": 1.5}),
 }
 
 
-def _run(backend: Backend, case: Case, z: np.ndarray, y: np.ndarray, dtype: str):
-    zz = backend.asarray(z, dtype=dtype)
-    yy = backend.asarray(y, dtype=dtype)
-    return backend.value_and_grad(lambda a: case(a, yy), zz)
+def _baseline(loss: Callable[..., Any], kwargs: dict[str, Any]) -> Callable[..., Any]:
+    def fn(z: Any, y: Any, *, pos_weight: Any) -> Any:
+        extra = {**kwargs, "pos_weight": pos_weight} if "pos_weight" in kwargs else kwargs
+        return loss(z, y, **extra)
+
+    return fn
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("name", sorted(CASES))
+def _metric(metric: str) -> Callable[..., Any]:
+    return lambda z, y: ml.confusion_metric_loss(z, y, metric=metric)
+
+
+SOFTMAX = dict(multiclass=True, ignore_index=255)
+
+CASES: dict[str, Case] = {
+    # Confusion-matrix losses, sigmoid (multi-label): presets, averages, every metric.
+    "sigmoid_f1_macro": Case(lambda z, y: ml.sigmoid_f1_loss(z, y), multilabel),
+    "sigmoid_f2_micro": Case(
+        lambda z, y: ml.sigmoid_f1_loss(z, y, beta=2.0, average="micro"), multilabel),
+    "sigmoid_f1_samples_slope": Case(
+        lambda z, y: ml.sigmoid_f1_loss(z, y, slope=2.0, offset=0.5, average="samples"),
+        multilabel),
+    "any_loss_f1": Case(lambda z, y: ml.any_loss(z, y), multilabel),
+    "any_loss_mcc_micro": Case(
+        lambda z, y: ml.any_loss(z, y, metric="mcc", average="micro"), multilabel),
+    **{
+        f"metric_{m}": Case(_metric(m), multilabel)
+        for m in ("precision", "recall", "jaccard", "accuracy", "balanced_accuracy", "gmean",
+                  "mcc")
+    },
+    # Class-axis softmax with integer masks: one case per code path (per-class masked sums,
+    # gather with class weights, Σ_c p = 1 with samples averaging, AnyLoss gather).
+    "softmax_f1_macro": Case(lambda z, t: ml.confusion_metric_loss(z, t, **SOFTMAX),
+                             segmentation),
+    "softmax_jaccard_micro_class_weights": Case(
+        lambda z, t: ml.confusion_metric_loss(z, t, metric="jaccard", average="micro",
+                                              class_weights=[1.0, 2.0, 1.0, 0.5], **SOFTMAX),
+        segmentation),
+    "softmax_mcc_samples": Case(
+        lambda z, t: ml.confusion_metric_loss(z, t, metric="mcc", average="samples", **SOFTMAX),
+        segmentation),
+    "softmax_any_loss_balanced_accuracy_micro": Case(
+        lambda z, t: ml.any_loss(z, t, metric="balanced_accuracy", average="micro", **SOFTMAX),
+        segmentation),
+    # ZLPR, dense (soft labels, mask) and sparse (padded index lists).
+    "zlpr_dense": Case(
+        lambda z, y, *, mask, indices: ml.multilabel_categorical_crossentropy(z, y, mask=mask),
+        zlpr),
+    "zlpr_sparse": Case(
+        lambda z, y, *, mask, indices: ml.sparse_multilabel_categorical_crossentropy(
+            z, indices),
+        zlpr),
+    # The constrained losses, the loss alone and with every aux value.
+    **{f"{name}": Case(fn, constrained) for name, fn in CONSTRAINED.items()},
+    **{f"{name}_aux": Case(_with_aux(fn), constrained) for name, fn in CONSTRAINED.items()},
+    # ROC-AUC: pairwise (chunked, float and integer labels) and sort.
+    "roc_auc_pairwise": Case(
+        lambda z, y, *, w, **_: ml.roc_auc_loss(z, y, weights=w, chunk_size=3), constrained),
+    "roc_auc_pairwise_hinge_int_labels": Case(
+        lambda z, y, *, w, y_int, **_: ml.roc_auc_loss(z, y_int, weights=w, surrogate="hinge",
+                                                       chunk_size=4),
+        constrained),
+    "roc_auc_sort_hinge": Case(
+        lambda z, y, *, w, **_: ml.roc_auc_loss(z, y, weights=w, surrogate="hinge",
+                                                method="sort"),
+        constrained),
+    # Baselines.
+    **{f"baseline_{name}": Case(_baseline(*spec), baseline) for name, spec in BASELINES.items()},
+}
+
+
+# --------------------------------------------------------------------------------------------
+# The comparison
+# --------------------------------------------------------------------------------------------
+
+
+def _convert(backend: Backend, a: np.ndarray, dtype: str) -> Any:
+    return backend.asarray(a, dtype=dtype if a.dtype.kind == "f" else None)
+
+
+def _run(backend: Backend, case: Case, dtype: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The case's value (a vector) and the gradient of its sum in the logits, as NumPy."""
+    z, y, extras = case.inputs()
+    yy = _convert(backend, y, dtype)
+    ee = {k: _convert(backend, v, dtype) for k, v in extras.items()}
+    zz = _convert(backend, z, dtype)
+    if not backend.differentiable:
+        return np.atleast_1d(backend.to_numpy(case.fn(zz, yy, **ee))), None
+    out: list[Any] = []
+
+    def total(t: Any) -> Any:
+        value = case.fn(t, yy, **ee)
+        out.append(value)
+        return backend.sum(value)
+
+    _, grad = backend.value_and_grad(total, zz)
+    value = out[-1]
+    if backend.name == "jax":  # the traced value: recompute it eagerly
+        value = case.fn(zz, yy, **ee)
+    return np.atleast_1d(backend.to_numpy(value)), grad
+
+
+@pytest.mark.parametrize("dtype", [pytest.param("float64", marks=pytest.mark.float64),
+                                   "float32"])
+@pytest.mark.parametrize("name", list(CASES))
 def test_values_and_gradients_agree_across_frameworks(name: str, dtype: str) -> None:
     if len(FRAMEWORKS) < 2:
         pytest.skip(f"parity needs two frameworks, found {FRAMEWORKS}")
-    z, y = _inputs()
     case = CASES[name]
-    results = {fw: _run(get_backend(fw), case, z, y, dtype) for fw in FRAMEWORKS}
+    results = {fw: _run(get_backend(fw), case, dtype) for fw in FRAMEWORKS}
     ref_fw = FRAMEWORKS[0]
     ref_value, ref_grad = results[ref_fw]
+    assert ref_grad is not None
     assert np.all(np.isfinite(ref_value)) and np.all(np.isfinite(ref_grad))
+    assert np.any(ref_grad != 0.0), "a parity case must have a gradient to compare"
     rtol = TOLERANCE[dtype]
+    value_atol = rtol * float(np.max(np.abs(ref_value)))
     grad_atol = rtol * float(np.max(np.abs(ref_grad)))
     for fw, (value, grad) in results.items():
-        np.testing.assert_allclose(value, ref_value, rtol=rtol, err_msg=f"{fw} vs {ref_fw}")
+        np.testing.assert_allclose(value, ref_value, rtol=rtol, atol=value_atol,
+                                   err_msg=f"{name}: {fw} vs {ref_fw}")
         np.testing.assert_allclose(grad, ref_grad, rtol=rtol, atol=grad_atol,
-                                   err_msg=f"gradient {fw} vs {ref_fw}")
-    numpy_value, _ = _run(get_backend("numpy"), case, z, y, dtype)
-    np.testing.assert_allclose(numpy_value, ref_value, rtol=rtol, err_msg="numpy")
+                                   err_msg=f"{name}: gradient {fw} vs {ref_fw}")
+    for lib in VALUE_ONLY:
+        value, _ = _run(get_backend(lib), case, dtype)
+        np.testing.assert_allclose(value, ref_value, rtol=rtol, atol=value_atol,
+                                   err_msg=f"{name}: {lib} vs {ref_fw}")
+
+
+def test_registry_covers_every_public_loss() -> None:
+    """A new public loss must join the registry (by name, in some case's source)."""
+    import inspect
+
+    source = inspect.getsource(inspect.getmodule(test_registry_covers_every_public_loss))
+    from metricloss import metrics
+
+    losses = [n for n in ml.__all__ if (n.endswith("_loss") and not hasattr(metrics, n)) or n in (
+        "binary_cross_entropy", "multilabel_categorical_crossentropy",
+        "sparse_multilabel_categorical_crossentropy")]
+    missing = [n for n in losses if f"ml.{n}" not in source]
+    assert not missing, f"public losses without a parity case: {missing}"
+
