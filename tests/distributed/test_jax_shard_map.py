@@ -36,5 +36,6 @@ def test_shard_map_equals_the_global_batch(results, name):
     assert r["grads"] <= 1e-6
     if "trained" in r:
         assert r["trained"] <= 1e-5
-    # Without axis_name each shard optimises its own shard's metric: a different value.
-    assert r["unsynced_loss_gap"] > 1e-3
+    # Without axis_name each shard optimises its own shard's metric: a different value
+    # (smallest for the per-example samples average, through the weighted mean only).
+    assert r["unsynced_loss_gap"] > 1e-4
