@@ -5,6 +5,8 @@
     nox -s tests             the four backend environments only (numpy+array-api-strict, torch,
                              jax, tensorflow); `nox -s "tests(backend='jax')"` for one
     nox -s parity            all frameworks in one environment, cross-framework comparisons
+    nox -s keras             the Keras adapter on each Keras backend (tensorflow, jax, torch),
+                             one process each; `nox -s "keras(backend='jax')"` for one
     nox -s lint typecheck    ruff; mypy on metricloss/
     nox -s bench             the full benchmarks (writes benchmarks/results/)
     nox -s demo              the main job: train a small model with sigmoid_f1_loss
@@ -25,7 +27,7 @@ from pathlib import Path
 import nox
 
 nox.options.sessions = [
-    "tests", "parity", "lint", "typecheck", "bench_quick", "package", "docs",
+    "tests", "parity", "keras", "lint", "typecheck", "bench_quick", "package", "docs",
 ]
 nox.options.reuse_existing_virtualenvs = True
 
@@ -81,6 +83,20 @@ def tests(session: nox.Session, backend: str) -> None:
     if backend == "jax":
         _pytest(session, *XDIST, "-q", "-m", "not parity and not float64",
                 env={**env, "METRICLOSS_JAX_X64": "0"})
+
+
+@nox.session
+@nox.parametrize("backend", ["tensorflow", "jax", "torch"])
+def keras(session: nox.Session, backend: str) -> None:
+    """The Keras 3 adapter (tests/backends/test_keras.py) on one Keras backend: Keras picks its
+    backend once per process (KERAS_BACKEND)."""
+    extras, extra = {"tensorflow": (["test", "tensorflow"], []),
+                     "jax": (["test", "tensorflow", "jax"], []),
+                     "torch": (["test", "tensorflow", "torch"], [TORCH])}[backend]
+    _install(session, extras, extra)
+    _pytest(session, "-q", "tests/backends/test_keras.py",
+            env={"KERAS_BACKEND": backend, "METRICLOSS_KERAS": "1",
+                 "METRICLOSS_BACKENDS": "numpy"})
 
 
 @nox.session
