@@ -52,8 +52,8 @@ from metricloss._soft_counts import (
     sync_counts,
     weighted_mean,
 )
-from metricloss._sync import AllReduce, check_all_reduce
 from metricloss._soft_predictions import LossOptions, describe_logits, elementwise_predictions
+from metricloss._sync import AllReduce, check_all_reduce
 
 __all__ = [
     "AVERAGES",

@@ -8,14 +8,14 @@ import os
 
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
 
-import json  # noqa: E402
+import json
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-from jax.sharding import Mesh  # noqa: E402
-from jax.sharding import PartitionSpec as P  # noqa: E402
+import jax
+import jax.numpy as jnp
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 
-from metricloss.backends import jax as ml  # noqa: E402
+from metricloss.backends import jax as ml
 
 try:
     shard_map = jax.shard_map
@@ -64,7 +64,7 @@ def sharded(loss_fn):
 def train(f, params, state):
     @jax.jit
     def step(params, state, x, y, w):
-        (loss, state), g = jax.value_and_grad(f, has_aux=True)(params, state, x, y, w)
+        (_, state), g = jax.value_and_grad(f, has_aux=True)(params, state, x, y, w)
         return jax.tree.map(lambda p, d: p - 0.5 * d, params, g), state
     for i in range(STEPS):
         params, state = step(params, state, *batch(i))
@@ -87,7 +87,8 @@ for name, (cls, kw) in CASES.items():
         p_out, s_out = train(sharded(synced), params, state)
         results[name]["trained"] = maxdiff((p_ref, s_ref), (p_out, s_out))
     # Without axis_name: the mean of the shards' own losses (each its shard's metric).
-    local = shard_map(lambda *a: jax.lax.pmean(objective(single)(*a)[0], "batch"), mesh=mesh,
+    own = objective(single)
+    local = shard_map(lambda *a, f=own: jax.lax.pmean(f(*a)[0], "batch"), mesh=mesh,
                       in_specs=(P(), P(), P("batch"), P("batch"), P("batch")), out_specs=P())
     results[name]["unsynced_loss_gap"] = float(abs(local(params, state, x, y, w)
                                                    - ref[0][0]))
