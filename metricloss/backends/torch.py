@@ -85,6 +85,19 @@ def _detach(x: torch.Tensor) -> torch.Tensor:
     return x.detach()
 
 
+def _differentiable_sum(group: Any) -> Any:
+    """The autograd-aware all-reduce (sum) over ``group``: its backward all-reduces the
+    gradient. The functional collectives where they carry autograd (torch ≥ 2.9; traceable by
+    ``torch.compile``), else ``torch.distributed.nn`` (deprecated in recent releases)."""
+    from torch.distributed import _functional_collectives as fc
+
+    if hasattr(fc, "all_reduce_backward"):
+        return lambda x: fc.wait_tensor(fc.all_reduce(x, "sum", group))
+    from torch.distributed.nn.functional import all_reduce
+
+    return lambda x: all_reduce(x, group=group)
+
+
 class _MetricLoss(nn.Module):
     """Base of every adapter: variables from the spec, the shared forward, idioms."""
 
@@ -165,9 +178,7 @@ class _MetricLoss(nn.Module):
         group = self.process_group if self.process_group is not None else dist.group.WORLD
         if dist.get_world_size(group) <= 1:
             return None
-        from torch.distributed.nn.functional import all_reduce
-
-        return lambda x: all_reduce(x, group=group)
+        return _differentiable_sum(group)
 
     @property
     def aux(self) -> dict[str, torch.Tensor]:
