@@ -56,14 +56,28 @@ def _worker(rank: int, port: int, args: argparse.Namespace) -> None:
                 step(fn)
             dist.barrier()
             times[name].append((time.perf_counter() - t0) / args.repeat)
+    # The collective alone: what sync adds per step, forward (3L numbers) and backward (the
+    # gradient's all-reduce), measured apart from the noisy step times.
+    stats = torch.zeros(3 * n)
+    bare = []
+    for _ in range(args.rounds):
+        dist.barrier()
+        t0 = time.perf_counter()
+        for _ in range(20):
+            dist.all_reduce(stats)
+            dist.all_reduce(stats)
+        bare.append((time.perf_counter() - t0) / 20)
     if rank == 0:
         med = {k: statistics.median(v) for k, v in times.items()}
+        collective = statistics.median(bare)
         print(f"{args.loss} {b}x{n} per replica, 2 processes (gloo), "
               f"{args.threads} thread(s) each")
         for k, v in med.items():
             print(f"  {k:9s} {1e3 * v:8.2f} ms/step")
         print(f"  ratio synced/unsynced: {med['synced'] / med['unsynced']:.3f}  "
               f"(+{1e3 * (med['synced'] - med['unsynced']):.2f} ms)")
+        print(f"  two all-reduces of {3 * n} float32 alone: {1e3 * collective:.3f} ms "
+              f"= {collective / med['unsynced']:.2%} of the unsynced step")
     dist.destroy_process_group()
 
 

@@ -36,3 +36,21 @@ def test_mirrored_strategy_equals_the_global_batch(results, name):
     if "trained" in r:
         assert r["trained"] <= 1e-5
     assert r["unsynced_loss_gap"] > 1e-3  # without all_reduce: each replica's own shard
+
+
+@pytest.fixture(scope="module")
+def keras_results() -> dict:
+    pytest.importorskip("keras")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KERAS_BACKEND": "tensorflow"}
+    proc = subprocess.run([sys.executable, str(ROOT / "tests/distributed/_keras_mirrored.py")],
+                          capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_keras_fit_with_sync_matches_one_device(keras_results):
+    """``model.fit`` under ``MirroredStrategy``: ``SigmoidF1Loss(sync=True)`` trains as one
+    device on the global batches; without ``sync`` it does not; ZLPR needs no option."""
+    assert keras_results["f1_synced"] <= 1e-5
+    assert keras_results["zlpr"] <= 1e-5
+    assert keras_results["f1_unsynced"] > 1e-3
