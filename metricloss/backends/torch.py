@@ -87,8 +87,9 @@ def _detach(x: torch.Tensor) -> torch.Tensor:
 
 def _differentiable_sum(group: Any) -> Any:
     """The autograd-aware all-reduce (sum) over ``group``: its backward all-reduces the
-    gradient. The functional collectives where they carry autograd (torch ≥ 2.9; traceable by
-    ``torch.compile``), else ``torch.distributed.nn`` (deprecated in recent releases)."""
+    gradient. The functional collectives where they register an autograd formula (recent
+    releases; traceable by ``torch.compile``), else ``torch.distributed.nn`` (which recent
+    releases deprecate)."""
     from torch.distributed import _functional_collectives as fc
 
     if hasattr(fc, "all_reduce_backward"):
