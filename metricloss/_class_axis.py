@@ -45,6 +45,7 @@ from metricloss._soft_counts import (
     counts_of_true_class,
     loss_of_counts,
     needs_true_negatives,
+    sync_counts,
     weighted_mean,
 )
 from metricloss._soft_predictions import (
@@ -80,6 +81,7 @@ def class_axis_loss(
     multiclass: bool,
     ignore_index: int | None,
     class_weights: Any,
+    all_reduce: Any = None,
 ) -> Array:
     """The loss of :func:`metricloss.confusion_metric_loss` with a class axis (``axis``, default
     1). ``multiclass``: softmax over the class axis; otherwise a sigmoid per element. Returns a
@@ -102,12 +104,14 @@ def class_axis_loss(
     else:
         p = elementwise_predictions(xp, z, opts)
     if opts.average in ("macro", "none"):
-        return _per_class_loss(inputs, p, opts)
+        return _per_class_loss(inputs, p, opts, all_reduce)
     return _pooled_loss(inputs, p, opts, rows_sum_to_one=multiclass and
-                        opts.transform == "sigmoid" and opts.from_logits)
+                        opts.transform == "sigmoid" and opts.from_logits,
+                        all_reduce=all_reduce)
 
 
-def _per_class_loss(inputs: _Inputs, p: Array, opts: LossOptions) -> Array:
+def _per_class_loss(inputs: _Inputs, p: Array, opts: LossOptions, all_reduce: Any = None
+                    ) -> Array:
     """``average="none"`` (the ``(C,)`` losses) or ``"macro"`` (their mean, weighted by the
     class weights if given): counts over every axis but the class axis."""
     xp, axis = inputs.xp, inputs.axis
@@ -118,6 +122,7 @@ def _per_class_loss(inputs: _Inputs, p: Array, opts: LossOptions) -> Array:
     else:
         counts = counts_of_labels(xp, p, inputs.w, axes, need_tn,
                                   mask=class_mask(xp, inputs.t, p, axis))
+    counts = sync_counts(xp, counts, all_reduce)
     per_class = loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps)
     if opts.average == "none":
         return per_class
@@ -127,8 +132,8 @@ def _per_class_loss(inputs: _Inputs, p: Array, opts: LossOptions) -> Array:
     return xp.sum(cw * per_class) / at_least(xp, xp.sum(cw), opts.eps)
 
 
-def _pooled_loss(inputs: _Inputs, p: Array, opts: LossOptions, *, rows_sum_to_one: bool
-                 ) -> Array:
+def _pooled_loss(inputs: _Inputs, p: Array, opts: LossOptions, *, rows_sum_to_one: bool,
+                 all_reduce: Any = None) -> Array:
     """``average="micro"`` (counts pooled over every class and position) or ``"samples"``
     (pooled per example, then the mean over examples, weighted by per-example weights). Class
     weights multiply each class's counts before pooling."""
@@ -149,10 +154,12 @@ def _pooled_loss(inputs: _Inputs, p: Array, opts: LossOptions, *, rows_sum_to_on
         else:
             counts = counts_of_labels(xp, p, w, axes, need_tn,
                                       mask=class_mask(xp, inputs.t, p, axis))
+    if opts.average == "micro":
+        counts = sync_counts(xp, counts, all_reduce)
     loss = loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps)
     if opts.average == "samples":
         example_w = None if inputs.example_w is None else xp.reshape(inputs.example_w, (-1,))
-        loss = weighted_mean(xp, loss, example_w, opts.eps)
+        loss = weighted_mean(xp, loss, example_w, opts.eps, all_reduce)
     return loss
 
 

@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 from metricloss._metric_formulas import NEEDS_TRUE_NEGATIVES, metric_from_counts
 from metricloss._namespace import Array, Namespace, device_of, take_along_axis
+from metricloss._sync import AllReduce, sum_across
 
 __all__ = [
     "Counts",
@@ -40,6 +41,7 @@ __all__ = [
     "counts_of_true_class",
     "loss_of_counts",
     "needs_true_negatives",
+    "sync_counts",
     "weighted_mean",
 ]
 
@@ -203,8 +205,25 @@ def loss_of_counts(xp: Namespace, counts: Counts, metric: str, beta: float, eps:
     return 0.5 * (1.0 - value) if metric == "mcc" else 1.0 - value
 
 
-def weighted_mean(xp: Namespace, values: Array, weights: Array | None, eps: float) -> Array:
-    """The mean of ``values`` (1-D), weighted by ``weights`` (broadcastable) if given."""
+def sync_counts(xp: Namespace, counts: Counts, all_reduce: AllReduce | None) -> Counts:
+    """The counts summed across replicas by one ``all_reduce`` (``None``: unchanged). The
+    counts are linear in the batch, so their global sums are the global batch's counts."""
+    if all_reduce is None:
+        return counts
+    present = [c for c in counts if c is not None]
+    summed = iter(sum_across(xp, present, all_reduce))
+    return Counts(*(None if c is None else next(summed) for c in counts))
+
+
+def weighted_mean(xp: Namespace, values: Array, weights: Array | None, eps: float,
+                  all_reduce: AllReduce | None = None) -> Array:
+    """The mean of ``values`` (1-D), weighted by ``weights`` (broadcastable) if given. With
+    ``all_reduce``, the mean over every replica's values (numerator and denominator summed
+    across replicas in one call)."""
+    if all_reduce is not None:
+        w = xp.ones_like(values) if weights is None else weights * xp.ones_like(values)
+        num, den = sum_across(xp, [xp.sum(w * values), xp.sum(w)], all_reduce)
+        return num / at_least(xp, den, eps)
     if weights is None:
         return xp.mean(values)
     weights = weights * xp.ones_like(values)

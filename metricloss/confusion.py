@@ -49,9 +49,11 @@ from metricloss._soft_counts import (
     counts_of_labels,
     loss_of_counts,
     needs_true_negatives,
+    sync_counts,
     weighted_mean,
 )
 from metricloss._soft_predictions import LossOptions, describe_logits, elementwise_predictions
+from metricloss._sync import AllReduce, check_all_reduce
 
 __all__ = [
     "AVERAGES",
@@ -154,6 +156,7 @@ def confusion_metric_loss(
     multiclass: bool = False,
     ignore_index: int | None = None,
     class_weights: Array | Sequence[float] | None = None,
+    all_reduce: AllReduce | None = None,
 ) -> Array:
     """``1 − metric`` of the soft confusion matrix: a differentiable loss for any
     confusion-matrix metric (``(1 − mcc)/2`` for MCC, whose range is [−1, 1]).
@@ -225,6 +228,15 @@ def confusion_metric_loss(
         class_weights: ``(C,)`` non-negative weights, not all zero: ``macro`` becomes
             ``Σ_c c_c·loss_c / Σ_c c_c``; ``micro`` and ``samples`` multiply class ``c``'s counts
             by ``c_c`` before pooling; ``none`` is unaffected.
+        all_reduce: data-parallel training: a function summing an array across replicas,
+            differentiably (``jax.lax.psum(x, axis_name)``,
+            ``torch.distributed.nn.functional.all_reduce``, a ``tf.distribute`` replica
+            context's ``all_reduce``); the adapters supply it (``sync=True``/``axis_name=``).
+            The counts (``(L,)`` or ``(C,)`` each; for ``samples`` the numerator and
+            denominator of the mean over examples) are summed across replicas in one call
+            before the metric is formed, so every replica gets the loss of the global batch.
+            Every replica must call the loss (the same options, the same ``L``). ``None``
+            (default): this batch alone. See docs/distributed.md.
 
     Returns:
         The loss, a 0-d array (``(L,)`` or ``(C,)`` for ``average="none"``) of the logits'
@@ -258,10 +270,11 @@ def confusion_metric_loss(
     opts = _options(metric=metric, beta=beta, transform=transform, average=average, slope=slope,
                     offset=offset, amplifier=amplifier, from_logits=from_logits, eps=eps)
     check_bool("multiclass", multiclass)
+    all_reduce = check_all_reduce(all_reduce)
     if axis is not None or multiclass or ignore_index is not None or class_weights is not None:
         return class_axis_loss(logits, labels, opts, weights=weights, axis=axis,
                                multiclass=multiclass, ignore_index=ignore_index,
-                               class_weights=class_weights)
+                               class_weights=class_weights, all_reduce=all_reduce)
     name = describe_logits(opts)
     require_array("logits", logits)
     require_array("labels", labels)
@@ -278,7 +291,8 @@ def confusion_metric_loss(
     else:
         if not opts.from_logits:
             check_eager_range(xp, name, z, 0.0, 1.0)
-        loss = _multilabel_loss(xp, elementwise_predictions(xp, z, opts), y, w, opts)
+        loss = _multilabel_loss(xp, elementwise_predictions(xp, z, opts), y, w, opts,
+                                all_reduce)
     if opts.average == "none" and len(shape) == 1:
         loss = xp.reshape(loss, ())
     return loss
@@ -303,7 +317,8 @@ def _options(*, metric: str, beta: Any, transform: str, average: str, slope: Any
     )
 
 
-def _multilabel_loss(xp: Any, p: Array, y: Array, w: Array | None, opts: LossOptions) -> Array:
+def _multilabel_loss(xp: Any, p: Array, y: Array, w: Array | None, opts: LossOptions,
+                     all_reduce: AllReduce | None = None) -> Array:
     """The loss of soft predictions ``p`` (``(B, L)``: batch axis 0, label axis 1), averaged.
 
     ``samples``: counts over the labels of each example, then the mean over examples (weighted
@@ -314,11 +329,13 @@ def _multilabel_loss(xp: Any, p: Array, y: Array, w: Array | None, opts: LossOpt
         counts = counts_of_labels(xp, p, w, 1, need_tn, y=y)
         per_example = loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps)
         example_w = w[:, 0] if w is not None and w.shape[1] == 1 else None
-        return weighted_mean(xp, per_example, example_w, opts.eps)
+        return weighted_mean(xp, per_example, example_w, opts.eps, all_reduce)
     counts = counts_of_labels(xp, p, w, 0, need_tn, y=y)
     if opts.average == "micro":
         counts = type(counts)(*(None if c is None else xp.sum(c) for c in counts))
+        counts = sync_counts(xp, counts, all_reduce)
         return loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps)
+    counts = sync_counts(xp, counts, all_reduce)
     per_label = loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps)
     return per_label if opts.average == "none" else xp.mean(per_label)
 
@@ -338,6 +355,7 @@ def sigmoid_f1_loss(
     multiclass: bool = False,
     ignore_index: int | None = None,
     class_weights: Array | Sequence[float] | None = None,
+    all_reduce: AllReduce | None = None,
 ) -> Array:
     """sigmoidF1: ``1 − F_β`` of the soft confusion matrix with ``p = σ(slope·(z + offset))``.
 
@@ -372,6 +390,7 @@ def sigmoid_f1_loss(
         logits, labels, metric="fbeta", beta=beta, transform="sigmoid", average=average,
         weights=weights, slope=slope, offset=offset, from_logits=from_logits, eps=eps, axis=axis,
         multiclass=multiclass, ignore_index=ignore_index, class_weights=class_weights,
+        all_reduce=all_reduce,
     )
 
 
@@ -390,6 +409,7 @@ def any_loss(
     multiclass: bool = False,
     ignore_index: int | None = None,
     class_weights: Array | Sequence[float] | None = None,
+    all_reduce: AllReduce | None = None,
 ) -> Array:
     """AnyLoss: ``1 − metric`` of the confusion matrix of amplified probabilities.
 
@@ -420,4 +440,5 @@ def any_loss(
         logits, labels, metric=metric, beta=beta, transform="anyloss", average=average,
         weights=weights, amplifier=amplifier, from_logits=from_logits, eps=eps, axis=axis,
         multiclass=multiclass, ignore_index=ignore_index, class_weights=class_weights,
+        all_reduce=all_reduce,
     )

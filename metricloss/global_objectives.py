@@ -110,6 +110,7 @@ from metricloss._namespace import (
     resolve_namespace,
 )
 from metricloss._reduction import REDUCTIONS, apply_reduction
+from metricloss._sync import AllReduce, check_all_reduce, sum_across
 
 __all__ = [
     "REDUCTIONS",
@@ -281,13 +282,24 @@ def _prepare(logits: Array, labels: Array, weights: Array | Number | None,
     return _Batch(xp, _finite_logits(xp, z), y, w, shape, z.dtype, device_of(z))
 
 
-def _reduce(b: _Batch, per_element: Array, reduction: str) -> Array:
+def _reduce(b: _Batch, per_element: Array, reduction: str,
+            all_reduce: AllReduce | None = None) -> Array:
     """The reduced loss in the compute dtype (float32 for half inputs); ``"none"``: the
-    caller's shape."""
+    caller's shape. With ``all_reduce``, ``"sum"`` is the sum over every replica's elements and
+    ``"mean"`` their mean (the sum and the element count summed across replicas in one call):
+    the value of the global batch on every replica, whatever the shard sizes."""
     xp = b.xp
     if reduction == "none":
         return per_element if len(b.shape) == 2 else xp.reshape(per_element, (-1,))
-    return apply_reduction(xp, per_element, reduction)
+    if all_reduce is None:
+        return apply_reduction(xp, per_element, reduction)
+    total = xp.sum(per_element)
+    if reduction == "sum":
+        return all_reduce(total)
+    rows = _batch_count(xp, per_element)
+    count = xp.zeros_like(total) + rows * per_element.shape[1]
+    total, count = sum_across(xp, [total, count], all_reduce)
+    return total / xp.maximum(count, xp.ones_like(count))
 
 
 def _check_common(surrogate: str, reduction: str, return_aux: Any = False) -> None:
@@ -398,9 +410,10 @@ def _weighted_label_sums(xp: Namespace, y: Array, w: Array | None) -> tuple[Arra
     return xp.sum(w * y, axis=0), xp.sum(w + xp.zeros_like(y), axis=0)
 
 
-def _label_priors(b: _Batch, label_priors: Any) -> Array | float:
+def _label_priors(b: _Batch, label_priors: Any, all_reduce: AllReduce | None = None
+                  ) -> Array | float:
     if label_priors is None:
-        counts, total = _weighted_label_sums(b.xp, b.y, b.w)
+        counts, total = sum_across(b.xp, _weighted_label_sums(b.xp, b.y, b.w), all_reduce)
         return (1.0 + counts) / (2.0 + total)
     return _per_label(b, "label_priors", label_priors, low=0.0, high=1.0)
 
@@ -426,8 +439,8 @@ def _aux_value(b: _Batch, x: Array | float, extra: tuple[int, ...] = ()) -> Arra
 
 
 def _aux(b: _Batch, surrogate: str, lambdas: Array | float, priors: Array | float,
-         extra: tuple[int, ...] = ()) -> dict[str, Array]:
-    tp, fp = _bounds(b, surrogate)
+         extra: tuple[int, ...] = (), all_reduce: AllReduce | None = None) -> dict[str, Array]:
+    tp, fp = sum_across(b.xp, _bounds(b, surrogate), all_reduce)
     return {
         "lambdas": _aux_value(b, lambdas, extra),
         "label_priors": _aux_value(b, priors),
@@ -454,11 +467,11 @@ def _lagrangian(b: _Batch, surrogate: str, pos_coef: Any, neg_coef: Any,
 
 
 def _finish(b: _Batch, per: Array, reduction: str, return_aux: bool, surrogate: str,
-            lam: Any, priors: Any) -> Any:
-    loss = _reduce(b, per, reduction)
+            lam: Any, priors: Any, all_reduce: AllReduce | None = None) -> Any:
+    loss = _reduce(b, per, reduction, all_reduce)
     if not return_aux:
         return loss
-    return loss, _aux(b, surrogate, lam, priors)
+    return loss, _aux(b, surrogate, lam, priors, all_reduce=all_reduce)
 # --------------------------------------------------------------------------------------------
 # Surrogates, bounds, label priors, dual values
 # --------------------------------------------------------------------------------------------
@@ -694,6 +707,7 @@ def update_label_priors(
     labels: Array,
     *,
     weights: Array | Number | None = None,
+    all_reduce: AllReduce | None = None,
 ) -> LabelPriorState:
     """One step of the running label-prior estimate (pure: returns the new state).
 
@@ -709,6 +723,10 @@ def update_label_priors(
             batch size may be unknown (traced).
         weights: keyword-only; ``None``, a number, or any shape broadcasting to the labels
             (``(B,)``, ``(B, 1)``, ``(B, L)``), non-negative and finite.
+        all_reduce: data-parallel training: a function summing an array across replicas; the
+            batch's ``Σ w·y`` and ``Σ w`` are summed across replicas (one call of ``2L``
+            numbers) so that every replica's state advances by the global batch and stays
+            identical. ``None`` (default): this batch alone.
 
     Returns:
         The new :class:`LabelPriorState`, in the state's dtype; its ``priors`` is the
@@ -744,7 +762,8 @@ def update_label_priors(
     y = xp.reshape(as_float_labels(xp, labels, counts.dtype), (-1, L))
     w = prepare_weights(xp, weights, y, shape)
     _check_finite_weights(xp, w)
-    positives, total = _weighted_label_sums(xp, y, w)
+    positives, total = sum_across(xp, _weighted_label_sums(xp, y, w),
+                                  check_all_reduce(all_reduce))
     return LabelPriorState(counts + positives, weight_sum + xp.astype(total, weight_sum.dtype))
 
 
@@ -805,6 +824,7 @@ def recall_at_precision_loss(
     surrogate: str = "xent",
     reduction: str = "mean",
     return_aux: bool = False,
+    all_reduce: AllReduce | None = None,
 ) -> Any:
     """Maximise recall subject to precision ≥ ``α``: the Lagrangian's per-element loss.
 
@@ -836,6 +856,15 @@ def recall_at_precision_loss(
         reduction: ``"mean"`` (over all ``B·L`` elements; an empty batch gives 0), ``"sum"``
             or ``"none"`` (the per-element loss, shape of the logits).
         return_aux: if True, also return ``aux`` (the bounds are computed only then).
+        all_reduce: data-parallel training: a function summing an array across replicas,
+            differentiably (``jax.lax.psum(x, axis_name)``,
+            ``torch.distributed.nn.functional.all_reduce``, a ``tf.distribute`` replica
+            context's ``all_reduce``; the adapters supply it). Summed across replicas: the
+            batch label-prior counts ``Σw·y``, ``Σw`` (when ``label_priors=None``; one call of
+            ``2L`` numbers), the loss' sum and element count for ``reduction="mean"``/``"sum"``
+            (one call of 2 numbers), and the bounds in ``aux``. Every replica then gets the
+            global batch's loss and aux; ``reduction="none"`` stays per element (local).
+            ``None`` (default): this batch alone. See docs/distributed.md.
 
     Returns:
         The loss, in the logits' library, device and dtype (float32 for half precision).
@@ -862,11 +891,12 @@ def recall_at_precision_loss(
     alpha = _per_label(b, "target_precision", target_precision, low=0.0, high=1.0,
                        low_open=True)
     lam = _lambdas(b, lambdas)
-    priors = _label_priors(b, label_priors)
+    all_reduce = check_all_reduce(all_reduce)
+    priors = _label_priors(b, label_priors, all_reduce)
     lam_slack = lam * (1.0 - alpha)
     per = _lagrangian(b, surrogate, 1.0 + lam_slack, lam * alpha,
                       lam_slack * priors * _margin(surrogate))
-    return _finish(b, per, reduction, return_aux, surrogate, lam, priors)
+    return _finish(b, per, reduction, return_aux, surrogate, lam, priors, all_reduce)
 
 
 def precision_at_recall_loss(
@@ -880,6 +910,7 @@ def precision_at_recall_loss(
     surrogate: str = "xent",
     reduction: str = "mean",
     return_aux: bool = False,
+    all_reduce: AllReduce | None = None,
 ) -> Any:
     """Maximise precision subject to recall ≥ ``r``: the Lagrangian's per-element loss.
 
@@ -914,10 +945,11 @@ def precision_at_recall_loss(
                  label_priors=label_priors)
     r = _per_label(b, "target_recall", target_recall, low=0.0, high=1.0, low_open=True)
     lam = _lambdas(b, lambdas)
-    priors = _label_priors(b, label_priors)
+    all_reduce = check_all_reduce(all_reduce)
+    priors = _label_priors(b, label_priors, all_reduce)
     per = _lagrangian(b, surrogate, lam, 1.0,
                       lam * priors * (1.0 - r) * _margin(surrogate))
-    return _finish(b, per, reduction, return_aux, surrogate, lam, priors)
+    return _finish(b, per, reduction, return_aux, surrogate, lam, priors, all_reduce)
 
 
 def false_positive_rate_at_true_positive_rate_loss(
@@ -931,6 +963,7 @@ def false_positive_rate_at_true_positive_rate_loss(
     surrogate: str = "xent",
     reduction: str = "mean",
     return_aux: bool = False,
+    all_reduce: AllReduce | None = None,
 ) -> Any:
     """Minimise the false positive rate subject to true positive rate ≥ ``r``.
 
@@ -960,6 +993,7 @@ def false_positive_rate_at_true_positive_rate_loss(
     return precision_at_recall_loss(
         logits, labels, target_recall=target_rate, lambdas=lambdas, label_priors=label_priors,
         weights=weights, surrogate=surrogate, reduction=reduction, return_aux=return_aux,
+        all_reduce=all_reduce,
     )
 
 
@@ -974,6 +1008,7 @@ def true_positive_rate_at_false_positive_rate_loss(
     surrogate: str = "xent",
     reduction: str = "mean",
     return_aux: bool = False,
+    all_reduce: AllReduce | None = None,
 ) -> Any:
     """Maximise the true positive rate subject to false positive rate ≤ ``r``.
 
@@ -1002,10 +1037,11 @@ def true_positive_rate_at_false_positive_rate_loss(
                  label_priors=label_priors)
     r = _per_label(b, "target_rate", target_rate, low=0.0, high=1.0, low_open=True)
     lam = _lambdas(b, lambdas)
-    priors = _label_priors(b, label_priors)
+    all_reduce = check_all_reduce(all_reduce)
+    priors = _label_priors(b, label_priors, all_reduce)
     per = _lagrangian(b, surrogate, 1.0, lam,
                       lam * r * (1.0 - priors) * _margin(surrogate))
-    return _finish(b, per, reduction, return_aux, surrogate, lam, priors)
+    return _finish(b, per, reduction, return_aux, surrogate, lam, priors, all_reduce)
 
 
 def _check_precision_range(precision_range: Any) -> tuple[float, float]:
@@ -1032,6 +1068,7 @@ def precision_recall_auc_loss(
     surrogate: str = "xent",
     reduction: str = "mean",
     return_aux: bool = False,
+    all_reduce: AllReduce | None = None,
 ) -> Any:
     """The area under the precision-recall curve over ``precision_range``, as a loss.
 
@@ -1084,7 +1121,8 @@ def precision_recall_auc_loss(
     xp = b.xp
     lam = _lambdas(b, lambdas, extra=(K,))
     bias = _biases(b, biases, K)
-    priors = _label_priors(b, label_priors)
+    all_reduce = check_all_reduce(all_reduce)
+    priors = _label_priors(b, label_priors, all_reduce)
     alphas = [lo + (hi - lo) * (k + 1) / (K + 1) for k in range(K)]
     alpha = xp.asarray(alphas, dtype=b.dtype, device=b.device)
     pos_weight = 1.0 + lam * (1.0 - alpha)  # (L, K)
@@ -1101,10 +1139,10 @@ def precision_recall_auc_loss(
         weighted = xp.mean(pos_weight * (y3 * pos_k) + neg_weight * ((1.0 - y3) * neg_k),
                            axis=2)
         per = (weighted if b.w is None else b.w * weighted) - lambda_term
-    loss = _reduce(b, per, reduction)
+    loss = _reduce(b, per, reduction, all_reduce)
     if not return_aux:
         return loss
-    aux = _aux(b, surrogate, lam, priors, extra=(K,))
+    aux = _aux(b, surrogate, lam, priors, extra=(K,), all_reduce=all_reduce)
     bias_out = bias if bias is not None else xp.zeros((b.num_labels, K), dtype=b.dtype,
                                                       device=b.device)
     aux["biases"] = _aux_value(b, bias_out, (K,))

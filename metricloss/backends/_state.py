@@ -90,7 +90,7 @@ _ADAPTER_KEYWORDS = frozenset({"num_labels", "dual_rate_factor", "detach_focusin
 # Core keywords that an adapter supplies per call or from its variables, never from the
 # constructor.
 _RUNTIME = {"logits", "labels", "positive_indices", "weights", "mask", "lambdas", "biases",
-            "return_aux", "stop_gradient"}
+            "return_aux", "stop_gradient", "all_reduce"}
 
 
 @dataclass(frozen=True)
@@ -151,6 +151,8 @@ class LossSpec:
     """Whether the core function takes ``return_aux`` (the global objectives)."""
     takes_stop_gradient: bool = field(init=False, repr=False, compare=False)
     """Whether the core function takes the framework's ``stop_gradient`` (ASL)."""
+    takes_all_reduce: bool = field(init=False, repr=False, compare=False)
+    """Whether the core function takes ``all_reduce`` (the non-decomposable losses)."""
     _keywords: tuple[inspect.Parameter, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -160,6 +162,7 @@ class LossSpec:
         object.__setattr__(self, "function", fn)
         object.__setattr__(self, "has_aux", "return_aux" in params)
         object.__setattr__(self, "takes_stop_gradient", "stop_gradient" in params)
+        object.__setattr__(self, "takes_all_reduce", "all_reduce" in params)
         object.__setattr__(self, "_keywords", tuple(
             p for name, p in params.items()
             if name not in _RUNTIME and p.kind is inspect.Parameter.KEYWORD_ONLY))
@@ -320,6 +323,7 @@ def forward(
     stop_gradient: Callable[[Array], Array],
     training: bool = True,
     return_aux: bool = True,
+    all_reduce: Callable[[Array], Array] | None = None,
     **call_arrays: Array | None,
 ) -> ForwardResult:
     """The one pure forward of an adapter: ``dual_value → core loss → update_label_priors``.
@@ -335,6 +339,10 @@ def forward(
         training: update the running label priors with this batch and use the updated ones
             (as the original library); ``False`` uses the stored priors and returns no state.
         return_aux: ask the core for its aux dict (costs the bounds' reductions).
+        all_reduce: data-parallel training: the framework's differentiable sum across
+            replicas (``None``: no synchronisation). Passed to the core losses that take it
+            (the non-decomposable ones) and to :func:`~metricloss.update_label_priors`, so
+            the running priors advance by the global batch on every replica.
         **call_arrays: the per-call keywords of ``spec.call_keywords`` (``weights=``,
             ``mask=``); ``None`` is ignored.
 
@@ -364,12 +372,15 @@ def forward(
                 if hasattr(weights, "shape"):
                     weights = stop_gradient(weights)
                 state = metricloss.update_label_priors(state, stop_gradient(labels),
-                                                       weights=weights)
+                                                       weights=weights,
+                                                       all_reduce=all_reduce)
                 new_priors = state
             core["label_priors"] = stop_gradient(state.priors)
     fn = spec.function
     if spec.takes_stop_gradient and config["detach_focusing_weights"]:  # ASL
         kwargs["stop_gradient"] = stop_gradient
+    if all_reduce is not None and spec.takes_all_reduce:
+        kwargs["all_reduce"] = all_reduce
     if spec.has_aux:
         out = fn(logits, labels, **core, **kwargs, return_aux=return_aux)
         loss, aux = out if return_aux else (out, {})

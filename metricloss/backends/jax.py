@@ -36,12 +36,19 @@ With optax, keep the duals out of weight decay (``adamw`` would pull λ towards 
 
 Under Adam the dual step is normalised per parameter, so ``dual_rate_factor`` cancels out (0.1
 and 1.0 give the same λ): the dual rate is then the ``"dual"`` transform's learning rate.
+Data-parallel training: ``axis_name=`` (every class) sums the non-decomposable losses'
+sufficient statistics with ``jax.lax.psum`` over that mapped axis, under ``shard_map`` (or
+``pmap``/``vmap``): every shard gets the global batch's loss, the running priors advance by the
+global batch, and ``jax.grad`` of the shard-mapped loss is the global batch's gradient. Without
+``axis_name`` each shard's loss is its own. See docs/distributed.md.
+
 A Flax NNX wrapper is not provided yet: with NNX, hold ``params`` in ``nnx.Param`` and
 ``state`` in ``nnx.BatchStat`` and call ``apply``.
 """
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -105,16 +112,23 @@ class _MetricLoss:
         super().__init_subclass__(**kwargs)
         spec = getattr(cls, "_spec", None)
         if spec is not None:  # help() and inspect show the real keywords
-            cls.__signature__ = spec.signature()  # type: ignore[attr-defined]
+            sig = spec.signature()
+            axis_name = inspect.Parameter("axis_name", inspect.Parameter.KEYWORD_ONLY,
+                                          default=None)
+            sig = sig.replace(parameters=[*sig.parameters.values(), axis_name])
+            cls.__signature__ = sig  # type: ignore[attr-defined]
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, axis_name: Any = None, **kwargs: Any) -> None:
         self.config = self._spec.configure(**kwargs)
+        self.axis_name = axis_name
         self._variables = self._spec.variables(self.config)
         self._input_checked = False
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config.items()
                          if not hasattr(v, "shape"))
+        if self.axis_name is not None:
+            args += f", axis_name={self.axis_name!r}"
         return f"{type(self).__name__}({args})"
 
     def init(self, *, dtype: Any = jnp.float32) -> tuple[Params, State]:
@@ -140,12 +154,20 @@ class _MetricLoss:
             self._check_input(logits)
         out = forward(self._spec, self.config, {**params, **state}, logits, labels,
                       stop_gradient=jax.lax.stop_gradient, training=training,
-                      return_aux=return_aux, weights=weights, **call_arrays)
+                      return_aux=return_aux, all_reduce=self._all_reduce(),
+                      weights=weights, **call_arrays)
         new_state = state
         if out.label_priors is not None:
             new_state = {**state, PRIOR_COUNTS: out.label_priors.counts,
                          PRIOR_WEIGHT_SUM: out.label_priors.weight_sum}
         return out.loss, out.aux, new_state
+
+    def _all_reduce(self) -> Any:
+        """``psum`` over ``axis_name`` (``None`` without one)."""
+        if self.axis_name is None:
+            return None
+        axis_name = self.axis_name
+        return lambda x: jax.lax.psum(x, axis_name)
 
     def __call__(self, logits: jax.Array, labels: jax.Array, **call_arrays: Any) -> jax.Array:
         """The loss alone, for a loss without variables (``apply`` otherwise)."""

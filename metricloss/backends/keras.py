@@ -176,6 +176,32 @@ def _config_value(value: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
+def _scale_for_distribution(loss: Any, reduction: Any) -> Any:
+    """Keras' rule for a reduced loss under ``tf.distribute`` (its own losses apply it in
+    ``reduce_values``; ``fit`` sums the replicas' gradients and un-scales the logged value):
+    divided by the number of replicas in sync. Unchanged elsewhere and for ``"none"``."""
+    if reduction in (None, "none") or keras.backend.backend() != "tensorflow":
+        return loss
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss if replicas <= 1 else loss * (1.0 / replicas)
+
+
+def _replica_sum(sync: bool) -> Any:
+    """``sync=True`` under the TensorFlow backend inside a ``tf.distribute`` replica context
+    with more than one replica (``MirroredStrategy``): the replica context's differentiable
+    sum, for the core's ``all_reduce=``; otherwise ``None`` (nothing to synchronise)."""
+    if not sync or keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync <= 1:
+        return None
+    return lambda x: ctx.all_reduce(tf.distribute.ReduceOp.SUM, x)
+
+
 class _StatelessLoss(keras.losses.Loss):
     """Shared: Keras order, ``from_logits``, ``sample_weight`` into the core's ``weights``."""
 
@@ -191,7 +217,8 @@ class _StatelessLoss(keras.losses.Loss):
         with keras.name_scope(self.name):
             logits = self._inputs(y_pred)
             labels = _match_rank(self._labels(y_true), logits)
-            return self._compute(labels, logits, _weights(sample_weight, self.dtype))
+            loss = self._compute(labels, logits, _weights(sample_weight, self.dtype))
+            return _scale_for_distribution(loss, self.reduction)
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         """The loss without ``sample_weight`` (Keras' ``Loss.call``)."""
@@ -248,8 +275,9 @@ class ConfusionMetricLoss(_ConfusionLoss):
                  average: str = "macro", slope: float = 1.0, offset: float = 0.0,
                  amplifier: float = 73.0, eps: float = 1e-7, from_logits: bool = False,
                  reduction: Any = "sum_over_batch_size", name: str | None = None,
-                 dtype: Any = None) -> None:
+                 dtype: Any = None, sync: bool = False) -> None:
         super().__init__(from_logits=from_logits, reduction=reduction, name=name, dtype=dtype)
+        self.sync = check_bool("sync", sync)
         self.metric, self.beta, self.transform, self.average = metric, beta, transform, average
         self.slope, self.offset, self.amplifier, self.eps = slope, offset, amplifier, eps
         # Validate every option now, with the core's own checks, on a one-element batch.
@@ -273,7 +301,13 @@ class ConfusionMetricLoss(_ConfusionLoss):
     def _compute(self, labels: Any, logits: Any, weights: Any) -> Any:
         from_logits = self.from_logits or self.transform != "anyloss"
         return _confusion.confusion_metric_loss(logits, labels, weights=weights,
-                                                from_logits=from_logits, **self._core_options())
+                                                from_logits=from_logits,
+                                                all_reduce=_replica_sum(self.sync),
+                                                **self._core_options())
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        return {**config, "sync": True} if self.sync else config
 
 
 @_register
@@ -288,10 +322,10 @@ class SigmoidF1Loss(ConfusionMetricLoss):
     def __init__(self, *, beta: float = 1.0, slope: float = 1.0, offset: float = 0.0,
                  average: str = "macro", eps: float = 1e-7, from_logits: bool = False,
                  reduction: Any = "sum_over_batch_size", name: str | None = None,
-                 dtype: Any = None) -> None:
+                 dtype: Any = None, sync: bool = False) -> None:
         super().__init__("fbeta" if beta != 1.0 else "f1", beta=beta, slope=slope,
                          offset=offset, average=average, eps=eps, from_logits=from_logits,
-                         reduction=reduction, name=name, dtype=dtype)
+                         reduction=reduction, name=name, dtype=dtype, sync=sync)
 
     def _options(self) -> dict[str, Any]:
         return {"beta": self.beta, "slope": self.slope, "offset": self.offset,
@@ -309,10 +343,10 @@ class AnyLoss(ConfusionMetricLoss):
     def __init__(self, metric: str = "f1", *, amplifier: float = 73.0, average: str = "macro",
                  beta: float = 1.0, eps: float = 1e-7, from_logits: bool = False,
                  reduction: Any = "sum_over_batch_size", name: str | None = None,
-                 dtype: Any = None) -> None:
+                 dtype: Any = None, sync: bool = False) -> None:
         super().__init__(metric, beta=beta, transform="anyloss", average=average,
                          amplifier=amplifier, eps=eps, from_logits=from_logits,
-                         reduction=reduction, name=name, dtype=dtype)
+                         reduction=reduction, name=name, dtype=dtype, sync=sync)
 
     def _options(self) -> dict[str, Any]:
         return {"metric": self.metric, "amplifier": self.amplifier, "average": self.average,

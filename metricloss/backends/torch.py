@@ -31,6 +31,14 @@ With Adam or AdamW, keep the duals out of weight decay (AdamW would pull λ towa
 
 Under Adam the dual step is normalised per parameter, so ``dual_rate_factor`` cancels out (0.1
 and 1.0 give the same λ): the dual rate is then the param group's ``lr``.
+
+Data-parallel training (``DistributedDataParallel``, FSDP): ``sync=True`` (every class;
+``process_group=`` defaults to the world group) sums the non-decomposable losses' sufficient
+statistics across processes with the autograd-aware ``torch.distributed.nn`` all-reduce, so
+each rank's loss and, after DDP's gradient averaging, the gradients are those of the global
+batch; the running label priors advance by the global batch on every rank. Without an
+initialised process group (or with one process) ``sync=True`` does nothing. ``.aux``'s bounds
+stay this rank's (computed lazily, never in a collective). See docs/distributed.md.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from metricloss._checks import check_bool
 from metricloss.backends._state import (
     PRIOR_COUNTS,
     PRIOR_WEIGHT_SUM,
@@ -76,6 +85,20 @@ def _detach(x: torch.Tensor) -> torch.Tensor:
     return x.detach()
 
 
+def _differentiable_sum(group: Any) -> Any:
+    """The autograd-aware all-reduce (sum) over ``group``: its backward all-reduces the
+    gradient. The functional collectives where they register an autograd formula (recent
+    releases; traceable by ``torch.compile``), else ``torch.distributed.nn`` (which recent
+    releases deprecate)."""
+    from torch.distributed import _functional_collectives as fc
+
+    if hasattr(fc, "all_reduce_backward"):
+        return lambda x: fc.wait_tensor(fc.all_reduce(x, "sum", group))
+    from torch.distributed.nn.functional import all_reduce
+
+    return lambda x: all_reduce(x, group=group)
+
+
 class _MetricLoss(nn.Module):
     """Base of every adapter: variables from the spec, the shared forward, idioms."""
 
@@ -88,12 +111,18 @@ class _MetricLoss(nn.Module):
             sig = spec.signature()
             extra = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=None)
                      for n in ("device", "dtype")] if spec.constrained else []
+            extra = [*extra,
+                     inspect.Parameter("sync", inspect.Parameter.KEYWORD_ONLY, default=False),
+                     inspect.Parameter("process_group", inspect.Parameter.KEYWORD_ONLY,
+                                       default=None)]
             cls.__signature__ = sig.replace(parameters=[*sig.parameters.values(), *extra])
 
     def __init__(self, *, device: Any = None, dtype: torch.dtype | None = None,
-                 **kwargs: Any) -> None:
+                 sync: bool = False, process_group: Any = None, **kwargs: Any) -> None:
         super().__init__()
         self.config = self._spec.configure(**kwargs)
+        self.sync = check_bool("sync", sync)
+        self.process_group = process_group
         # Read in forward as a tuple: under torch.compile(dynamic=True) Dynamo turns float
         # values read from a dict attribute into symbolic floats, which the core's number
         # checks cannot take; constants in a tuple stay constants.
@@ -125,7 +154,7 @@ class _MetricLoss(nn.Module):
         config = dict(self._config_items)
         out = forward(self._spec, config, variables, input, target,
                       stop_gradient=_detach, training=self.training, return_aux=False,
-                      weights=weights, **call_arrays)
+                      all_reduce=self._all_reduce(), weights=weights, **call_arrays)
         if out.label_priors is not None:
             with torch.no_grad():
                 getattr(self, PRIOR_COUNTS).copy_(out.label_priors.counts)
@@ -138,6 +167,19 @@ class _MetricLoss(nn.Module):
                                 for k, v in arrays.items()})
             self._aux = None
         return out.loss
+
+    def _all_reduce(self) -> Any:
+        """The differentiable sum across the process group (``sync=True`` with more than one
+        process), else ``None``."""
+        if not self.sync or not torch.distributed.is_available():
+            return None
+        dist = torch.distributed
+        if not dist.is_initialized():
+            return None
+        group = self.process_group if self.process_group is not None else dist.group.WORLD
+        if dist.get_world_size(group) <= 1:
+            return None
+        return _differentiable_sum(group)
 
     @property
     def aux(self) -> dict[str, torch.Tensor]:
@@ -185,8 +227,9 @@ class _MetricLoss(nn.Module):
         return self.config.get("label_priors")
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.config.items()
-                         if not isinstance(v, torch.Tensor))
+        out = ", ".join(f"{k}={v!r}" for k, v in self.config.items()
+                        if not isinstance(v, torch.Tensor))
+        return f"{out}, sync=True" if self.sync else out
 
 
 def _doc(spec: LossSpec, extra: str = "") -> str:
