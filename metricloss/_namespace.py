@@ -34,11 +34,13 @@ __all__ = [
     "compute_dtype",
     "device_of",
     "eager_min_max",
+    "finite_logits",
     "index_dtype",
     "is_eager",
     "is_half",
     "kernels",
     "library_of",
+    "logit_bound",
     "namespace_of",
     "resolve_namespace",
     "take_along_axis",
@@ -355,6 +357,20 @@ def kernels(xp: Namespace) -> Any:
             found = _fallback_kernels(xp)
         _KERNELS[key] = found
     return found
+
+
+def logit_bound(xp: Namespace, dtype: Any) -> float:
+    """``H``: the losses read logits in ``[−H, H]`` (``2**63`` in float32 and below, ``2**511``
+    in float64), so that ±inf gives the limit value, never ``0·inf`` or ``inf − inf``; ``H²``
+    and ``B·H`` stay finite in the dtype (pair differences, weighted sums, surrogate values)."""
+    return 2.0**511 if dtype == xp.float64 else 2.0**63
+
+
+def finite_logits(xp: Namespace, z: Array) -> Array:
+    """``z`` clipped to ``[−H, H]`` (:func:`logit_bound`): identical for every finite logit a
+    model produces, the limit for ±inf, with a zero (finite) gradient there. One pass."""
+    h = logit_bound(xp, z.dtype)
+    return xp.clip(z, -h, h)
 
 
 def take_along_axis(xp: Namespace, x: Array, indices: Array, axis: int) -> Array:

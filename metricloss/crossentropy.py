@@ -45,6 +45,7 @@ from metricloss._namespace import (
     Array,
     Namespace,
     compute_dtype,
+    finite_logits,
     index_dtype,
     is_eager,
     kernels,
@@ -181,6 +182,7 @@ def multilabel_categorical_crossentropy(
     require_array("logits", logits)
     require_array("labels", labels)
     xp, z, y, _, shape = prepare_inputs(logits, labels)
+    z = finite_logits(xp, z)  # ±inf: the limit (a huge finite loss on the wrong side), no NaN
     if mask is not None:
         namespace_of(logits=logits, mask=mask)
         if not xp.isdtype(mask.dtype, "bool"):
@@ -453,7 +455,7 @@ def sparse_multilabel_categorical_crossentropy(
     _check_indices(xp, idx, num_labels, pad_index)
 
     dtype = compute_dtype(xp, logits.dtype)
-    z = xp.astype(logits, dtype, copy=False)
+    z = finite_logits(xp, xp.astype(logits, dtype, copy=False))  # ±inf: the limit, no NaN
     if idx.shape[1] == 0 or num_labels == 0:  # no positives: the loss is log(1 + Σ_i e^{z_i})
         return _reduce(xp, _lse_with_zero(xp, z), reduction, dtype)
     # Padding (and, under tracing, any out-of-range index) takes no part: gather at 0 instead

@@ -104,6 +104,7 @@ from metricloss._namespace import (
     Namespace,
     compute_dtype,
     device_of,
+    finite_logits,
     is_eager,
     kernels,
     namespace_of,
@@ -154,21 +155,6 @@ def _check_logits(xp: Namespace, logits: Array) -> None:
         raise TypeError(f"logits must have a floating-point dtype, got {logits.dtype}"
                         f"{_ORDER_HINT}")
 
-
-def _bound(dtype_is_float64: bool) -> float:
-    """``H``: logits are read in ``[−H, H]`` (so ±inf gives the limit, never ``0·inf``).
-
-    ``H²`` and ``B·H`` stay finite in the dtype: pair differences, weighted sums and
-    surrogate values of clipped logits never overflow into ``inf − inf``.
-    """
-    return 2.0**511 if dtype_is_float64 else 2.0**63
-
-
-def _finite_logits(xp: Namespace, z: Array) -> Array:
-    """``z`` clipped to ``[−H, H]`` (:func:`_bound`): identical for every finite logit of a
-    model, the limit for ±inf, with a zero (finite) gradient there. One elementwise pass."""
-    h = _bound(z.dtype == xp.float64)
-    return xp.clip(z, -h, h)
 
 
 def _margin(surrogate: str) -> float:
@@ -279,7 +265,7 @@ def _prepare(logits: Array, labels: Array, weights: Array | Number | None,
     _check_logits(xp, logits)
     xp, z, y, w, shape = prepare_inputs(logits, labels, weights)
     _check_finite_weights(xp, w)
-    return _Batch(xp, _finite_logits(xp, z), y, w, shape, z.dtype, device_of(z))
+    return _Batch(xp, finite_logits(xp, z), y, w, shape, z.dtype, device_of(z))
 
 
 def _reduce(b: _Batch, per_element: Array, reduction: str,
@@ -525,7 +511,7 @@ def weighted_surrogate(
                       negative_weights=negative_weights)
     _check_logits(xp, logits)
     dtype = compute_dtype(xp, logits.dtype)
-    z = _finite_logits(xp, xp.astype(logits, dtype, copy=False))
+    z = finite_logits(xp, xp.astype(logits, dtype, copy=False))
     y = as_float_labels(xp, labels, dtype)
     shapes = {"logits": tuple(logits.shape), "labels": tuple(labels.shape)}
     weights = {}

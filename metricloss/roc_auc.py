@@ -11,16 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import array_api_compat
-
 from metricloss._checks import check_bool, check_choice, check_integer
-from metricloss._namespace import Array, Namespace, device_of, is_eager, kernels
+from metricloss._namespace import (
+    Array,
+    Namespace,
+    device_of,
+    is_eager,
+    kernels,
+    logit_bound,
+    take_along_axis,
+)
 from metricloss._reduction import REDUCTIONS
 from metricloss.global_objectives import (
     SURROGATES,
     Number,
     _batch_count,
-    _bound,
     _prepare,
     _reduce,
     _relu,
@@ -127,13 +132,8 @@ def _roc_pairwise_total(xp: Namespace, z: Array, y: Array, w: Array | None, surr
 
 
 def _gather(xp: Namespace, x: Array, indices: Array) -> Array:
-    """``take_along_axis(x, indices, axis=1)`` for non-negative indices of ``x``'s shape. For
-    PyTorch, ``Tensor.gather``: ``take_along_dim`` (which array-api-compat calls) fixes a
-    symbolic batch size to a constant under ``torch.compile(dynamic=True)``; ``gather`` does
-    not (checked with torch 2.13)."""
-    if array_api_compat.is_torch_namespace(xp):
-        return x.gather(1, indices)
-    return xp.take_along_axis(x, indices, axis=1)
+    """``take_along_axis(x, indices, axis=1)`` for non-negative indices of ``x``'s shape."""
+    return take_along_axis(xp, x, indices, 1)
 
 
 def _roc_sorted_hinge(xp: Namespace, z: Array, y: Array, w: Array | None) -> Array:
@@ -148,7 +148,7 @@ def _roc_sorted_hinge(xp: Namespace, z: Array, y: Array, w: Array | None) -> Arr
     L = z.shape[1]
     # Centre on the mean of the logits inside (−H, H) (fewer digits lost in the sums below);
     # a logit at ±H (an infinite one) must not drag the centre and every other logit with it.
-    inside = xp.abs(z) < _bound(z.dtype == xp.float64)
+    inside = xp.abs(z) < logit_bound(xp, z.dtype)
     count = xp.sum(xp.astype(inside, z.dtype), axis=0, keepdims=True)
     centre = (xp.sum(xp.where(inside, z, 0.0), axis=0, keepdims=True)
               / xp.where(count > 0, count, 1.0))

@@ -609,6 +609,41 @@ def test_infinite_logits_give_the_limit(xp, case, dtype) -> None:
             np.testing.assert_allclose(grad, expected_grad, rtol=RTOL[dtype], atol=1e-6)
 
 
+WRONG_SIDE = {
+    # +inf on a negative, −inf on a positive: the limit loss is +inf; the losses read logits in
+    # [−H, H] (H = 2**63 below float64), so they give a huge finite loss with a finite gradient.
+    "plus-inf-negative": ([[np.inf, 0.0, 1.0]], [[1, -1]]),
+    "minus-inf-positive": ([[-np.inf, 0.0, 1.0]], [[0, -1]]),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("case", list(WRONG_SIDE), ids=list(WRONG_SIDE))
+def test_wrong_side_infinite_logits_stay_finite(xp, case, dtype) -> None:
+    """Issue 11 C, the other side: no NaN. The value is the loss at ±H (closed form: the
+    infinite logit dominates its sum, log(1 + e^H + ...) = H to float precision) and the
+    gradient is the dense oracle's at ±H, whose entry at the clipped logit is 0."""
+    if not xp.supports(dtype):
+        pytest.skip(f"{xp.name} has no {dtype}")
+    logits, positives = WRONG_SIDE[case]
+    z = np.array(logits)
+    idx = np.array(positives)
+    y = dense_labels(idx, z.shape[1])
+    h = 2.0**63
+    clipped = np.clip(z, -h, h)
+    expected, expected_grad = oracle(clipped, y)
+    expected_grad = np.where(np.isinf(z), 0.0, expected_grad)  # clip: no gradient past ±H
+    zx = xp.asarray(z, dtype=dtype)
+    for fn in (lambda t: sparse_loss(t, xp.asarray(idx), reduction="sum"),
+               lambda t: dense_loss(t, xp.asarray(y > 0), reduction="sum")):
+        value, grad = xp.value_and_grad(fn, zx)
+        assert np.isfinite(value)
+        np.testing.assert_allclose(value, expected.sum(), rtol=1e-5)
+        if grad is not None:
+            assert np.all(np.isfinite(grad))
+            np.testing.assert_allclose(grad, expected_grad, rtol=RTOL[dtype], atol=1e-6)
+
+
 def test_nan_labels_give_nan(xp) -> None:
     """Issue 11 D: a NaN label is not silently dropped (it was: ``[[nan, 1.]]`` gave 0.693)."""
     z = xp.asarray(np.array([[0.0, 0.0], [0.5, -1.0]]), dtype="float32")
