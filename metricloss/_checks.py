@@ -17,6 +17,7 @@ from typing import Any
 from metricloss._namespace import (
     Array,
     Namespace,
+    arguments_look_swapped,
     assert_all,
     compute_dtype,
     device_of,
@@ -140,12 +141,12 @@ def _astype(xp: Namespace, x: Array, dtype: Any) -> Array:
 
 
 def check_not_swapped(logits_name: str, logits: Array, labels: Array) -> None:
-    """``TypeError`` where the arguments visibly come in the wrong order: PyTorch ``labels`` that
-    require gradients next to ``logits`` that do not (a model's output passed as the labels).
-    Metadata only (no value is read), so it holds under ``torch.compile`` too. The usual cause
-    is a core function given to ``keras.Model.compile(loss=...)``, which calls a loss as
+    """``TypeError`` where the arguments visibly come in the wrong order: a PyTorch model output
+    (a non-leaf tensor requiring gradients) as ``labels`` next to ``logits`` requiring none.
+    Metadata only, no value is read (eager only: skipped while compiling). The usual cause is a
+    core function given to ``keras.Model.compile(loss=...)``, which calls a loss as
     ``(y_true, y_pred)``: the Keras classes take Keras' order."""
-    if getattr(labels, "requires_grad", False) and not getattr(logits, "requires_grad", True):
+    if arguments_look_swapped(logits, labels):
         raise TypeError(
             f"labels requires gradients but {logits_name} does not: the arguments look swapped. "
             f"metricloss functions take ({logits_name}, labels); Keras calls a loss as "

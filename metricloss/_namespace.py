@@ -30,6 +30,7 @@ import array_api_compat
 __all__ = [
     "Array",
     "Namespace",
+    "arguments_look_swapped",
     "assert_all",
     "compute_dtype",
     "device_of",
@@ -357,6 +358,14 @@ def kernels(xp: Namespace) -> Any:
             found = _fallback_kernels(xp)
         _KERNELS[key] = found
     return found
+
+
+def arguments_look_swapped(logits: Array, labels: Array) -> bool:
+    """Whether ``labels`` is visibly a model's output and ``logits`` a target (PyTorch only:
+    a non-leaf ``labels`` requiring gradients next to ``logits`` requiring none)."""
+    if not getattr(labels, "requires_grad", False):
+        return False
+    return library_of(labels) == "torch" and bool(_layer("torch").looks_swapped(logits, labels))
 
 
 def logit_bound(xp: Namespace, dtype: Any) -> float:

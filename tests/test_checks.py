@@ -183,8 +183,12 @@ def test_swapped_torch_arguments_are_named(name: str) -> None:
     on the torch backend) raises, naming the order and the Keras classes; the right order runs."""
     torch = pytest.importorskip("torch")
     fn = getattr(ml, name)
-    output = torch.zeros((4, 3), requires_grad=True)
+    model = torch.nn.Linear(2, 3)
+    output = model(torch.ones((4, 2)))  # a model's output: not a leaf, requires gradients
     targets = torch.tensor([[1.0, 0.0, 1.0]] * 4)
     with pytest.raises(TypeError, match=r"look swapped.*metricloss.backends.keras"):
         fn(targets, output)
     assert torch.isfinite(fn(output, targets))
+    # Gradients with respect to leaf labels (soft labels being learned) are legitimate.
+    leaf = torch.full((4, 3), 0.5, requires_grad=True)
+    assert torch.isfinite(fn(torch.full((4, 3), 0.1), leaf))

@@ -45,6 +45,16 @@ def is_eager(x: Array) -> bool:
     return x.device.type == "cpu" and not x.is_meta
 
 
+def looks_swapped(logits: Array, labels: Array) -> bool:
+    """A model's output (a non-leaf tensor that requires gradients) in the labels' place, next
+    to logits that require none: what ``keras.Model.compile(loss=core_function)`` passes on the
+    torch backend. Metadata only; not judged while compiling (``grad_fn`` is not traced)."""
+    if torch.compiler.is_compiling():
+        return False
+    return bool(labels.requires_grad and labels.grad_fn is not None
+                and not logits.requires_grad)
+
+
 def assert_all(ok: Array, message: str) -> None:
     """Assert inside the graph that the 0-d boolean tensor ``ok`` is true.
 
