@@ -150,8 +150,9 @@ def check_not_swapped(logits_name: str, logits: Array, labels: Array) -> None:
         raise TypeError(
             f"labels requires gradients but {logits_name} does not: the arguments look swapped. "
             f"metricloss functions take ({logits_name}, labels); Keras calls a loss as "
-            "(y_true, y_pred), so pass a class of metricloss.backends.keras (e.g. SigmoidF1Loss) "
-            "to model.compile, not a core function"
+            "(y_true, y_pred), so give model.compile the Keras class of the same name (e.g. "
+            "SigmoidF1Loss from the package's Keras adapter, backends/keras.py), not a core "
+            "function"
         )
 
 
