@@ -21,6 +21,7 @@ from metricloss._namespace import (
     Array,
     Namespace,
     compute_dtype,
+    cumulative_sum,
     device_of,
     index_dtype,
     is_eager,
@@ -76,7 +77,7 @@ def positions(xp: Namespace, row: Array, dtype: Any) -> Array:
     if n is not None:
         return xp.reshape(xp.arange(n + 1, dtype=dtype, device=device_of(row)), (1, n + 1))
     ones = xp.ones_like(row[:1, :], dtype=dtype)
-    return xp.cumulative_sum(ones, axis=1, include_initial=True)
+    return cumulative_sum(xp, ones, axis=1, include_initial=True)
 
 
 def take(xp: Namespace, x: Array, indices: Array, axis: int = 1) -> Array:
@@ -295,7 +296,7 @@ class Cuts:
         if w is None:
             exact = n is not None and n * float(xp.finfo(dtype).eps) <= 1.0
             count = dtype if exact else int_dtype(xp)
-            below = xp.cumulative_sum(xp.astype(y_sorted, count), axis=1, include_initial=True)
+            below = cumulative_sum(xp, xp.astype(y_sorted, count), axis=1, include_initial=True)
             tp = below[:, -1:] - below
             if n is not None:
                 remaining = n - xp.arange(n + 1, dtype=count, device=device_of(s))
@@ -310,8 +311,8 @@ class Cuts:
         else:
             w_sorted = take(xp, w, order)
             yf = xp.astype(y_sorted, dtype)
-            below_p = xp.cumulative_sum(w_sorted * yf, axis=1, include_initial=True)
-            below_n = xp.cumulative_sum(w_sorted * (1.0 - yf), axis=1, include_initial=True)
+            below_p = cumulative_sum(xp, w_sorted * yf, axis=1, include_initial=True)
+            below_n = cumulative_sum(xp, w_sorted * (1.0 - yf), axis=1, include_initial=True)
             tp = below_p[:, -1:] - below_p
             fp = below_n[:, -1:] - below_n
             self.w_sorted = w_sorted
@@ -332,7 +333,7 @@ class Cuts:
         n = self.index[:, -1:]
         # Group number of each element, and the positions of the group starts in order
         # (padded with n): a fixed-shape stand-in for unique().
-        group = xp.cumulative_sum(xp.astype(starts, it), axis=1) - 1
+        group = cumulative_sum(xp, xp.astype(starts, it), axis=1) - 1
         start_of = xp.sort(xp.where(starts, index, n), axis=1)
         start = take(xp, start_of, group)
         return (take(xp, self.tp, start),

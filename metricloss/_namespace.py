@@ -33,6 +33,7 @@ __all__ = [
     "arguments_look_swapped",
     "assert_all",
     "compute_dtype",
+    "cumulative_sum",
     "device_of",
     "eager_min_max",
     "finite_logits",
@@ -366,6 +367,14 @@ def arguments_look_swapped(logits: Array, labels: Array) -> bool:
     if not getattr(labels, "requires_grad", False):
         return False
     return library_of(labels) == "torch" and bool(_layer("torch").looks_swapped(logits, labels))
+
+
+def cumulative_sum(xp: Namespace, x: Array, axis: int, include_initial: bool = False) -> Array:
+    """The standard's ``cumulative_sum``; for PyTorch on ``Tensor.cumsum`` (no warnings from
+    array-api-compat's cached helpers under ``torch.compile``)."""
+    if _library_of_namespace(xp) == "torch":
+        return _layer("torch").cumulative_sum(x, axis, include_initial)
+    return xp.cumulative_sum(x, axis=axis, include_initial=include_initial)
 
 
 def logit_bound(xp: Namespace, dtype: Any) -> float:

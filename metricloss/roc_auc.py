@@ -15,6 +15,7 @@ from metricloss._checks import check_bool, check_choice, check_integer
 from metricloss._namespace import (
     Array,
     Namespace,
+    cumulative_sum,
     device_of,
     is_eager,
     kernels,
@@ -167,7 +168,7 @@ def _roc_sorted_hinge(xp: Namespace, z: Array, y: Array, w: Array | None) -> Arr
         return _gather(xp, xp.concat([values, pad, pad], axis=1), perm)
 
     def suffix(values: Array) -> Array:
-        return xp.flip(xp.cumulative_sum(xp.flip(values, axis=1), axis=1), axis=1)
+        return xp.flip(cumulative_sum(xp, xp.flip(values, axis=1), axis=1), axis=1)
 
     def at(sums: Array, block: int) -> Array:  # the sums at query block 1 (z − 1) or 2 (z + 1)
         return _gather(xp, sums, where[:, block, :])
@@ -177,8 +178,8 @@ def _roc_sorted_hinge(xp: Namespace, z: Array, y: Array, w: Array | None) -> Arr
     above_wz = suffix(in_order(neg_w * zt))
     pos_sum = (1.0 - zt) * at(above_w, 1) + at(above_wz, 1)
     # Negatives: the positives below z_j + 1 (the queries of block 2).
-    below_w = xp.cumulative_sum(in_order(pos_w), axis=1)
-    below_wz = xp.cumulative_sum(in_order(pos_w * zt), axis=1)
+    below_w = cumulative_sum(xp, in_order(pos_w), axis=1)
+    below_wz = cumulative_sum(xp, in_order(pos_w * zt), axis=1)
     neg_sum = (1.0 + zt) * at(below_w, 2) - at(below_wz, 2)
     per = yt * pos_sum + (1.0 - yt) * neg_sum
     if wt is not None:

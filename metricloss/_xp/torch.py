@@ -45,6 +45,16 @@ def is_eager(x: Array) -> bool:
     return x.device.type == "cpu" and not x.is_meta
 
 
+def cumulative_sum(x: Array, axis: int, include_initial: bool) -> Array:
+    """The standard's ``cumulative_sum`` on the tensor's own ``cumsum`` (array-api-compat's
+    wrapper calls ``lru_cache`` helpers, which warn under ``torch.compile``); the dtype is kept
+    (``torch.cumsum`` would promote integers to int64)."""
+    out = x.cumsum(axis, dtype=x.dtype)
+    if include_initial:
+        out = torch.cat([torch.zeros_like(x.narrow(axis, 0, 1)), out], dim=axis)
+    return out
+
+
 def looks_swapped(logits: Array, labels: Array) -> bool:
     """A model's output (a non-leaf tensor that requires gradients) in the labels' place, next
     to logits that require none: what ``keras.Model.compile(loss=core_function)`` passes on the
