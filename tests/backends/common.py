@@ -90,3 +90,29 @@ def dloss_dlambda(loss: str, logits: np.ndarray, labels: np.ndarray, target: flo
     else:
         raise ValueError(loss)
     return per.sum(axis=0) / n
+
+
+ADAPTER_BATCH, ADAPTER_LABELS = 16, 3
+
+ADAPTER_CASES: dict[str, dict] = {
+    # class name → constructor keywords, the same in every framework's adapter tests
+    "SigmoidF1Loss": {},
+    "AnyLoss": {},
+    "ConfusionMetricLoss": {"metric": "mcc"},
+    "MultilabelCategoricalCrossentropy": {},
+    "SparseMultilabelCategoricalCrossentropy": {},
+    "RecallAtPrecisionLoss": {"target_precision": 0.7, "num_labels": ADAPTER_LABELS},
+    "PrecisionAtRecallLoss": {"target_recall": 0.8, "num_labels": ADAPTER_LABELS},
+    "TruePositiveRateAtFalsePositiveRateLoss": {"target_rate": 0.1,
+                                                "num_labels": ADAPTER_LABELS},
+    "FalsePositiveRateAtTruePositiveRateLoss": {"target_rate": 0.9,
+                                                "num_labels": ADAPTER_LABELS},
+    "PrecisionRecallAUCLoss": {"num_labels": ADAPTER_LABELS, "num_anchors": 4,
+                               "precision_range": (0.2, 0.8)},
+    "ROCAUCLoss": {},
+    "BinaryCrossEntropy": {"pos_weight": 2.0},
+    "SigmoidFocalLoss": {},
+    "AsymmetricLoss": {"gamma_pos": 1.0},
+}
+# Adapter keywords that the core function does not take.
+CORE_ONLY = {"num_labels", "dual_rate_factor"}

@@ -23,26 +23,11 @@ jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
 mj = pytest.importorskip("metricloss.backends.jax")
 
-B, L = 16, 3
+B, L = common.ADAPTER_BATCH, common.ADAPTER_LABELS
 F32 = jnp.float32
 
-CASES = {
-    "SigmoidF1Loss": {},
-    "AnyLoss": {},
-    "ConfusionMetricLoss": {"metric": "mcc"},
-    "MultilabelCategoricalCrossentropy": {},
-    "SparseMultilabelCategoricalCrossentropy": {},
-    "RecallAtPrecisionLoss": {"target_precision": 0.7, "num_labels": L},
-    "PrecisionAtRecallLoss": {"target_recall": 0.8, "num_labels": L},
-    "TruePositiveRateAtFalsePositiveRateLoss": {"target_rate": 0.1, "num_labels": L},
-    "FalsePositiveRateAtTruePositiveRateLoss": {"target_rate": 0.9, "num_labels": L},
-    "PrecisionRecallAUCLoss": {"num_labels": L, "num_anchors": 4,
-                               "precision_range": (0.2, 0.8)},
-    "ROCAUCLoss": {},
-}
-CASES.update({"BinaryCrossEntropy": {"pos_weight": 2.0}, "SigmoidFocalLoss": {},
-              "AsymmetricLoss": {"gamma_pos": 1.0}})
-CORE_ONLY = {"num_labels", "dual_rate_factor"}
+CASES = common.ADAPTER_CASES
+CORE_ONLY = common.CORE_ONLY
 
 
 def _inputs(seed: int = 0):

@@ -23,26 +23,10 @@ if "torch" not in selected_backends():
 torch = pytest.importorskip("torch")
 mt = pytest.importorskip("metricloss.backends.torch")
 
-B, L = 16, 3
+B, L = common.ADAPTER_BATCH, common.ADAPTER_LABELS
 
-# class name → (constructor keywords, target kind)
-CASES = {
-    "SigmoidF1Loss": {},
-    "AnyLoss": {},
-    "ConfusionMetricLoss": {"metric": "mcc"},
-    "MultilabelCategoricalCrossentropy": {},
-    "SparseMultilabelCategoricalCrossentropy": {},
-    "RecallAtPrecisionLoss": {"target_precision": 0.7, "num_labels": L},
-    "PrecisionAtRecallLoss": {"target_recall": 0.8, "num_labels": L},
-    "TruePositiveRateAtFalsePositiveRateLoss": {"target_rate": 0.1, "num_labels": L},
-    "FalsePositiveRateAtTruePositiveRateLoss": {"target_rate": 0.9, "num_labels": L},
-    "PrecisionRecallAUCLoss": {"num_labels": L, "num_anchors": 4,
-                               "precision_range": (0.2, 0.8)},
-    "ROCAUCLoss": {},
-}
-CASES.update({"BinaryCrossEntropy": {"pos_weight": 2.0}, "SigmoidFocalLoss": {},
-              "AsymmetricLoss": {"gamma_pos": 1.0}})
-CORE_ONLY = {"num_labels", "dual_rate_factor"}
+CASES = common.ADAPTER_CASES
+CORE_ONLY = common.CORE_ONLY
 
 
 def _inputs(dtype: torch.dtype = torch.float64, seed: int = 0):
