@@ -86,7 +86,13 @@ from metricloss.global_objectives.bounds import (
     false_positives_upper_bound,
     true_positives_lower_bound,
 )
-from metricloss.global_objectives.duals import dual_value
+from metricloss.global_objectives.duals import (
+    CONSTRAINTS,
+    VIOLATION_ESTIMATES,
+    constraint_violation,
+    dual_step,
+    dual_value,
+)
 from metricloss.global_objectives.losses import (
     false_positive_rate_at_true_positive_rate_loss,
     precision_at_recall_loss,
@@ -103,10 +109,14 @@ from metricloss.global_objectives.roc_auc import ROC_METHODS, roc_auc_loss
 from metricloss.global_objectives.surrogates import weighted_surrogate
 
 __all__ = [
+    "CONSTRAINTS",
     "REDUCTIONS",
     "ROC_METHODS",
     "SURROGATES",
+    "VIOLATION_ESTIMATES",
     "LabelPriorState",
+    "constraint_violation",
+    "dual_step",
     "dual_value",
     "false_positive_rate_at_true_positive_rate_loss",
     "false_positives_upper_bound",

@@ -278,3 +278,13 @@ def _label_priors(b: _Batch, label_priors: Any, all_reduce: AllReduce | None = N
 def _weighted_sum(xp: Namespace, x: Array, w: Array | None) -> Array:
     return xp.sum(x if w is None else w * x, axis=0)
 
+
+def _check_precision_range(precision_range: Any) -> tuple[float, float]:
+    if (not isinstance(precision_range, Sequence) or isinstance(precision_range, str)
+            or len(precision_range) != 2):
+        raise ValueError(f"precision_range must be a pair (lo, hi), got {precision_range!r}")
+    lo = check_number("precision_range[0]", precision_range[0], low=0.0, high=1.0)
+    hi = check_number("precision_range[1]", precision_range[1], low=0.0, high=1.0)
+    if not lo < hi:
+        raise ValueError(f"precision_range must satisfy 0 ≤ lo < hi ≤ 1, got ({lo}, {hi})")
+    return lo, hi

@@ -3,12 +3,10 @@ constraints and PR-AUC, as Lagrangians (SPEC §3)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from metricloss._checks import (
     check_integer,
-    check_number,
 )
 from metricloss._namespace import (
     Array,
@@ -20,6 +18,7 @@ from metricloss.global_objectives._inputs import (
     _Batch,
     _biases,
     _check_common,
+    _check_precision_range,
     _label_priors,
     _lambdas,
     _per_label,
@@ -274,17 +273,6 @@ def true_positive_rate_at_false_positive_rate_loss(
     per = _lagrangian(b, surrogate, 1.0, lam,
                       lam * r * (1.0 - priors) * _margin(surrogate))
     return _finish(b, per, reduction, return_aux, surrogate, lam, priors, all_reduce)
-
-
-def _check_precision_range(precision_range: Any) -> tuple[float, float]:
-    if (not isinstance(precision_range, Sequence) or isinstance(precision_range, str)
-            or len(precision_range) != 2):
-        raise ValueError(f"precision_range must be a pair (lo, hi), got {precision_range!r}")
-    lo = check_number("precision_range[0]", precision_range[0], low=0.0, high=1.0)
-    hi = check_number("precision_range[1]", precision_range[1], low=0.0, high=1.0)
-    if not lo < hi:
-        raise ValueError(f"precision_range must satisfy 0 ≤ lo < hi ≤ 1, got ({lo}, {hi})")
-    return lo, hi
 
 
 def precision_recall_auc_loss(
