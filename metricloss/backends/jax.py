@@ -197,6 +197,7 @@ class _MetricLoss:
         computing the bounds (eager; under ``jit`` an unused aux is dropped anyway).
         ``mask=`` instead of ``weights`` for :class:`MultilabelCategoricalCrossentropy`."""
         self._check_params(params, state)
+        self._check_labels_shape(logits, labels)
         if not self._input_checked:
             self._check_input(logits)
         out = forward(self._spec, self.config, {**params, **state}, logits, labels,
@@ -248,6 +249,7 @@ class _MetricLoss:
             raise ValueError(f"{type(self).__name__}.update_duals needs params= (the "
                              f"per-anchor biases from init())")
         self._check_params(params, state)
+        self._check_labels_shape(logits, labels)
         axis = self.axis_name if axis_name is None else axis_name
         all_reduce = None if axis is None else (lambda x: jax.lax.psum(x, axis))
         new = held_out_duals(self._spec, self.config, {**params, **state}, logits, labels,
@@ -275,6 +277,15 @@ class _MetricLoss:
                      default: str = "default") -> dict[str, str]:
         """This loss's ``params`` labelled for ``optax.multi_transform``."""
         return dual_param_labels(params, dual=dual, default=default)
+
+    def _check_labels_shape(self, logits: Any, labels: Any) -> None:
+        """The constrained losses take ``labels`` of ``logits``' shape: say so before the
+        label-prior update would (in terms of its state)."""
+        if (self._spec.constrained and hasattr(logits, "shape") and hasattr(labels, "shape")
+                and tuple(labels.shape) != tuple(logits.shape)):
+            raise ValueError(f"{type(self).__name__}: labels must have the shape of logits "
+                             f"{tuple(logits.shape)} (one column per label), got "
+                             f"{tuple(labels.shape)}")
 
     def _check_params(self, params: Any, state: Any) -> None:
         variables = self._variables

@@ -232,6 +232,8 @@ class _MetricLoss(LazyModuleMixin, nn.Module):
         element (``mask=`` instead for :class:`MultilabelCategoricalCrossentropy`)."""
         if not self._input_checked and isinstance(input, torch.Tensor):
             self._check_input(input)
+        if self._spec.constrained and not torch.compiler.is_compiling():
+            self._check_target_shape(input, target)
         config = dict(self._config_items)
         out = forward(self._spec, config, self._variable_views(), input, target,
                       stop_gradient=_detach, training=self.training, return_aux=False,
@@ -288,14 +290,25 @@ class _MetricLoss(LazyModuleMixin, nn.Module):
                 with torch.no_grad():
                     loss_fn.update_duals(model(x_val), y_val)
         """
-        if self._spec.constrained and self.has_uninitialized_params():
-            self._materialize(input)
+        if self._spec.constrained:
+            self._check_target_shape(input, target)
+            if not torch.compiler.is_compiling() and self.has_uninitialized_params():
+                self._materialize(input)
         new = held_out_duals(self._spec, self.config, self._variable_views(), input, target,
                              stop_gradient=_detach, weights=weights,
                              all_reduce=self._all_reduce())
         duals = getattr(self, DUALS)
         duals.copy_(new)
         return duals
+
+    def _check_target_shape(self, input: Any, target: Any) -> None:
+        """The constrained losses take ``target`` of ``input``'s shape: say so with the user's
+        argument names (the core would name its own ``labels`` and the prior state)."""
+        if (isinstance(input, torch.Tensor) and isinstance(target, torch.Tensor)
+                and tuple(target.shape) != tuple(input.shape)):
+            raise ValueError(f"{type(self).__name__}: target must have the shape of input "
+                             f"{tuple(input.shape)} (one column per label), got "
+                             f"{tuple(target.shape)}")
 
     def _watch_trainable(self) -> None:
         """Warn once when the parameters that only the model's optimizer moves (PR-AUC's
