@@ -244,6 +244,10 @@ class _MetricLoss:
         """
         if not self._spec.constrained:
             raise TypeError(f"{type(self).__name__} has no dual variables")
+        if not self._spec.owns_duals(self.config):
+            raise TypeError(f"{type(self).__name__}(dual_update='gradient_reversal'): the "
+                            f"model's optimizer moves the duals; update_duals needs "
+                            f"dual_update='proxy' or 'surrogate'")
         params = {} if params is None else params
         if self._spec.has_biases and not params:
             raise ValueError(f"{type(self).__name__}.update_duals needs params= (the "
@@ -289,7 +293,8 @@ class _MetricLoss:
 
     def _check_params(self, params: Any, state: Any) -> None:
         variables = self._variables
-        if self._spec.constrained:  # the shapes: from num_labels, or from the given duals
+        if self._spec.constrained and self.config["num_labels"] is None:
+            # the shapes: from the given duals (init() took them from an example)
             holder = params if isinstance(params, Mapping) and DUALS in params else state
             if isinstance(holder, Mapping) and DUALS in holder:
                 variables = self._spec.variables(self.config,
