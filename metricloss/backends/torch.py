@@ -159,10 +159,12 @@ class _MetricLoss(LazyModuleMixin, nn.Module):
         dtype = torch.get_default_dtype() if dtype is None else dtype
         for var in self._variables:
             if lazy:
+                lazy_cls: Any = UninitializedParameter if var.trainable else UninitializedBuffer
+                placeholder = lazy_cls(device=device, dtype=dtype)
                 if var.trainable:
-                    self.register_parameter(var.name, UninitializedParameter(device=device, dtype=dtype))
+                    self.register_parameter(var.name, placeholder)
                 else:
-                    self.register_buffer(var.name, UninitializedBuffer(device=device, dtype=dtype))
+                    self.register_buffer(var.name, placeholder)
                 continue
             value = torch.full(var.shape, var.initial_value, dtype=dtype, device=device)
             if var.trainable:
