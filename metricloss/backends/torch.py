@@ -45,6 +45,8 @@ stay this rank's (computed lazily, never in a collective). See docs/distributed.
 from __future__ import annotations
 
 import inspect
+import os
+import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
@@ -85,6 +87,20 @@ __all__ = [
     "SparseMultilabelCategoricalCrossentropy",
     "TruePositiveRateAtFalsePositiveRateLoss",
 ]
+
+
+_TORCH_DIR = os.path.dirname(torch.__file__)
+
+
+def _warn(message: str) -> None:
+    """``UserWarning`` pointing at the user's line: the first frame outside this module and
+    torch (``nn.Module.__call__`` adds two or three frames, depending on hooks)."""
+    frame: Any = sys._getframe(1)
+    level = 1
+    while frame is not None and (frame.f_code.co_filename == __file__
+                                 or frame.f_code.co_filename.startswith(_TORCH_DIR)):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level + 1)
 
 
 def _detach(x: torch.Tensor) -> torch.Tensor:
@@ -335,12 +351,12 @@ class _MetricLoss(LazyModuleMixin, nn.Module):
             cls = type(self).__name__
             fix = ("; or use the default dual_update='proxy', with which the loss moves its "
                    "duals itself" if DUALS in frozen else "")
-            warnings.warn(
+            _warn(
                 f"{cls}: its parameter(s) {', '.join(frozen)} have not changed in "
                 f"{FROZEN_CHECK_CALLS} training calls: the model's optimizer does not train "
                 f"them. Build the optimizer with the loss's parameters too, e.g. "
                 f"torch.optim.AdamW([*model.parameters(), *loss_fn.parameters()]), or make "
-                f"the loss a submodule of the model{fix}.", UserWarning, stacklevel=3)
+                f"the loss a submodule of the model{fix}.")
 
     def _all_reduce(self) -> Any:
         """The differentiable sum across the process group (``sync=True`` with more than one
@@ -377,10 +393,10 @@ class _MetricLoss(LazyModuleMixin, nn.Module):
         if takes_logits(self._spec, self.config) and looks_like_probabilities(input):
             hint = ("from_logits=False" if "from_logits" in self.config
                     else "the logits (before the sigmoid)")
-            warnings.warn(
+            _warn(
                 f"{type(self).__name__}: every value of input lies in [0, 1]: probabilities "
                 f"passed as logits? This loss takes logits (from_logits=True); pass {hint}.",
-                UserWarning, stacklevel=3)
+)
 
     def dual_parameters(self) -> Iterator[nn.Parameter]:
         """The dual variables when the model's optimizer trains them
