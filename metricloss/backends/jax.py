@@ -17,7 +17,7 @@ The constrained losses own their duals (``dual_update="proxy"``, the default, or
 step on the batch's constraint violation (:func:`metricloss.constraint_violation`,
 :func:`metricloss.dual_step`) with the loss's ``dual_rate`` and bound ``dual_max``, so any
 optimizer (``optax.adamw`` included) trains the model alone and the constraint is still
-enforced. :meth:`~_MetricLoss.update_duals` ``(state, logits, labels) -> state`` takes the
+enforced. ``update_duals(state, logits, labels) -> state`` takes the
 step from held-out data instead (``dual_source="held_out"``: the only source). ``num_labels``
 is optional: ``init(example)`` takes it from an example batch or its shape. Example::
 
@@ -223,7 +223,7 @@ class _MetricLoss:
         No gradient flows, and nothing else changes (priors, params). ``jax.jit``-able.
 
         Args:
-            state: the loss's state (from :meth:`init` / :meth:`apply`).
+            state: the loss's state (from ``init`` / ``apply``).
             logits, labels: a held-out batch (or a whole validation pass).
             params: the loss's params; needed by :class:`PrecisionRecallAUCLoss` (its
                 biases shift the logits per anchor).

@@ -470,7 +470,7 @@ _CONSTRAINED = (
     "``'held_out'``) and ``dual_rate_factor`` (0.1, gradient reversal only). The duals "
     "(initial 1.0) and the running label priors are buffers the loss updates itself in "
     "training mode (the duals are parameters under gradient reversal); "
-    ":meth:`update_duals` takes a dual step from held-out data; ``.aux`` holds the last aux "
+    "``update_duals`` takes a dual step from held-out data; ``.aux`` holds the last aux "
     "dict, detached.")
 
 
