@@ -386,7 +386,7 @@ def arguments_look_swapped(logits: Array, labels: Array) -> bool:
 def _called_by_keras(depth: int = 64) -> bool:
     """Whether a Keras module is among the callers (within ``depth`` frames): Keras calls a
     loss given to ``compile`` from its ``LossFunctionWrapper``. Frames only, no import."""
-    frame = sys._getframe(1)
+    frame: Any = sys._getframe(1)
     for _ in range(depth):
         if frame is None:
             return False

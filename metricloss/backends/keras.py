@@ -702,7 +702,7 @@ def _constrained(name: str, target: str | None, summary: str) -> type:
     signature = _keras_signature(
         spec, ("precision_range", "num_anchors") if target is None else (target,),
         {"lambdas_init": 1.0})
-    __init__.__signature__ = signature.replace(parameters=[  # type: ignore[attr-defined]
+    __init__.__signature__ = signature.replace(parameters=[  # type: ignore[union-attr]
         inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
         *signature.parameters.values()])
     cls = type(name, (_ConstrainedLoss,), {"__init__": __init__, "__doc__": doc,
