@@ -22,26 +22,29 @@ the array namespace itself):
 - ``get_config``/``from_config`` and ``keras.saving`` registration (package ``"metricloss"``).
 
 **The constrained losses** (recall at precision, precision at recall, the two rate losses,
-PR-AUC) own state: a trainable dual variable per label (per label and anchor for PR-AUC, plus a
-trainable bias) and the non-trainable running label priors. A ``keras.losses.Loss`` cannot own
-variables, so these classes are ``keras.layers.Layer`` s (that are also ``keras.losses.Loss``
-instances, so that ``compile`` hands them ``sample_weight``). The model must track them, so
-that its optimizer trains the duals and ``fit`` updates the priors; :func:`attach` does that in
-one line::
+PR-AUC) own state: a dual variable per label (per label and anchor for PR-AUC, plus a
+trainable bias) and the running label priors. A ``keras.losses.Loss`` cannot own variables,
+so these classes are ``keras.layers.Layer`` s (that are also ``keras.losses.Loss`` instances,
+so that ``compile`` hands them ``sample_weight``). By default the loss moves its duals itself:
+they are non-trainable variables, and after each training-mode call it stores one projected
+ascent step on the constraint's violation (``dual_update``, ``dual_rate``, ``dual_max``; see
+:mod:`metricloss.backends._state`), whatever the model's optimizer. The model must track the
+loss, so that ``fit`` updates its state (on JAX through the model's non-trainable variables)
+and ``model.save`` keeps it; :func:`attach` does that in one line::
 
-    loss = PrecisionAtRecallLoss(target_recall=0.98, from_logits=True)
+    loss = PrecisionAtRecallLoss(target_recall=0.98, from_logits=True)  # num_labels: inferred
     model = attach(model, loss)            # a keras.Model that owns the loss's variables
-    model.compile(optimizer="sgd")         # the attached loss is the default loss
-    model.fit(x, y)                        # one optimizer: descends on the weights, ascends on λ
+    model.compile(optimizer="adam")        # the attached loss is the default loss
+    model.fit(x, y, callbacks=[HeldOutDualUpdate((x_val, y_val))])  # optional held-out steps
     model.save("m.keras"); keras.saving.load_model("m.keras")  # duals and priors restored
 
-A constrained loss that no model tracks raises on first use (training with frozen duals would
-silently optimise the wrong objective). The same attached model works in a hand-written
-``tf.GradientTape`` loop: take the gradient with respect to ``model.trainable_variables``,
-which holds the duals.
+A constrained loss that no model tracks raises on first use, naming :func:`attach`. The same
+attached model works in a hand-written ``tf.GradientTape`` loop (call the loss in training
+mode; take the gradient with respect to ``model.trainable_variables``).
 
 Do not pass the core functions to ``model.compile(loss=...)``: Keras would call them as
-``f(y_true, y_pred)``, the reverse of the core's ``(logits, labels)``.
+``f(y_true, y_pred)``, the reverse of the core's ``(logits, labels)``; the core raises a
+``TypeError`` naming the Keras class at the first training step, on every backend.
 """
 
 from __future__ import annotations
