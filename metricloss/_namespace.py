@@ -362,11 +362,39 @@ def kernels(xp: Namespace) -> Any:
 
 
 def arguments_look_swapped(logits: Array, labels: Array) -> bool:
-    """Whether ``labels`` is visibly a model's output and ``logits`` a target (PyTorch only:
-    a non-leaf ``labels`` requiring gradients next to ``logits`` requiring none)."""
-    if not getattr(labels, "requires_grad", False):
+    """Whether ``labels`` is visibly a model's output and ``logits`` a target. Metadata only,
+    no value is read.
+
+    - PyTorch: a non-leaf ``labels`` requiring gradients next to ``logits`` requiring none.
+    - JAX: ``labels`` is being differentiated (a JVP or linearize tracer, as a model's output
+      under ``jax.grad``/``value_and_grad``) and ``logits`` is not.
+    - TensorFlow: a ``GradientTape`` is recording ``labels`` and not ``logits``.
+
+    For JAX and TensorFlow, where a model's output cannot be told from an input being
+    differentiated, only when Keras is the caller (``keras.Model.compile(loss=core_function)``):
+    a gradient with respect to the labels in a user's own code stays legitimate."""
+    library = library_of(labels)
+    if library == "torch":
+        if not getattr(labels, "requires_grad", False):
+            return False
+        return bool(_layer("torch").looks_swapped(logits, labels))
+    if library not in ("jax", "tensorflow"):
         return False
-    return library_of(labels) == "torch" and bool(_layer("torch").looks_swapped(logits, labels))
+    return bool(_layer(library).looks_swapped(logits, labels)) and _called_by_keras()
+
+
+def _called_by_keras(depth: int = 64) -> bool:
+    """Whether a Keras module is among the callers (within ``depth`` frames): Keras calls a
+    loss given to ``compile`` from its ``LossFunctionWrapper``. Frames only, no import."""
+    frame: Any = sys._getframe(1)
+    for _ in range(depth):
+        if frame is None:
+            return False
+        module = frame.f_globals.get("__name__", "")
+        if module == "keras" or module.startswith("keras."):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def cumulative_sum(xp: Namespace, x: Array, axis: int, include_initial: bool = False) -> Array:

@@ -300,6 +300,7 @@ def test_registry_covers_every_public_loss() -> None:
 
 
 
+<<<<<<< HEAD
 # --------------------------------------------------------------------------------------------
 # The adapters' loss-owned dual dynamics: the same trajectory in every framework
 # --------------------------------------------------------------------------------------------
@@ -374,3 +375,33 @@ def test_loss_owned_dual_trajectory_agrees_across_adapters(case: str) -> None:
         "every call moves some dual")
     np.testing.assert_allclose(got["jax"], ref, rtol=1e-5, atol=1e-6,
                                err_msg=f"{case}: jax vs torch")
+=======
+@pytest.mark.parametrize("update", ["proxy", "surrogate"])
+def test_keras_dual_trajectory_equals_the_core(update: str) -> None:
+    """The Keras adapter (on this process' Keras backend) takes, call after call in training
+    mode, the dual steps of the core's ``dual_step(constraint_violation(...))`` run on NumPy
+    float64 with the same running priors: the same trajectory, to float32 tolerance."""
+    if not importable("keras"):
+        pytest.skip("keras is not installed")
+    import keras
+
+    from metricloss.backends import keras as mk
+
+    rng = np.random.default_rng(12)
+    batches = [(rng.normal(scale=2.0, size=(8, 3)), (rng.random((8, 3)) < 0.4).astype(float))
+               for _ in range(4)]
+    loss = mk.RecallAtPrecisionLoss(0.7, from_logits=True, dual_update=update)
+    inputs = keras.Input((3,))
+    mk.attach(keras.Model(inputs, keras.layers.Identity()(inputs)), loss)
+    lam, counts, total = np.ones(3), np.ones(3), 2.0 * np.ones(3)
+    for z, y in batches:
+        loss(y.astype(np.float32), z.astype(np.float32))
+        counts, total = counts + y.sum(0), total + len(y)
+        g = ml.constraint_violation(z, y, constraint="recall_at_precision",
+                                    target_precision=0.7, label_priors=counts / total,
+                                    estimate="hard" if update == "proxy" else "surrogate")
+        lam = ml.dual_step(lam, g, rate=0.5, max_value=100.0)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(loss.lambdas), lam, rtol=1e-5,
+                                   atol=1e-6)
+    assert not np.allclose(lam, 1.0)
+>>>>>>> wt-keras
