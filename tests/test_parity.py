@@ -300,7 +300,6 @@ def test_registry_covers_every_public_loss() -> None:
 
 
 
-<<<<<<< HEAD
 # --------------------------------------------------------------------------------------------
 # The adapters' loss-owned dual dynamics: the same trajectory in every framework
 # --------------------------------------------------------------------------------------------
@@ -375,7 +374,8 @@ def test_loss_owned_dual_trajectory_agrees_across_adapters(case: str) -> None:
         "every call moves some dual")
     np.testing.assert_allclose(got["jax"], ref, rtol=1e-5, atol=1e-6,
                                err_msg=f"{case}: jax vs torch")
-=======
+
+
 @pytest.mark.parametrize("update", ["proxy", "surrogate"])
 def test_keras_dual_trajectory_equals_the_core(update: str) -> None:
     """The Keras adapter (on this process' Keras backend) takes, call after call in training
@@ -404,4 +404,3 @@ def test_keras_dual_trajectory_equals_the_core(update: str) -> None:
         np.testing.assert_allclose(keras.ops.convert_to_numpy(loss.lambdas), lam, rtol=1e-5,
                                    atol=1e-6)
     assert not np.allclose(lam, 1.0)
->>>>>>> wt-keras
