@@ -5,7 +5,8 @@ Losses: :mod:`metricloss.confusion` (sigmoidF1, AnyLoss, any confusion-matrix me
 :mod:`metricloss.crossentropy` (ZLPR, dense and sparse), :mod:`metricloss.global_objectives`
 (recall at precision, ..., PR-AUC, ROC-AUC). Baselines to compare with: :mod:`metricloss.baselines`
 (binary cross-entropy, focal loss, asymmetric loss). Evaluation: :mod:`metricloss.metrics` (exact
-metrics) and :mod:`metricloss.thresholds` (per-label threshold tuning).
+metrics) and :mod:`metricloss.thresholds` (per-label threshold tuning); streaming evaluation in
+constant memory: :mod:`metricloss.streaming` (:class:`CurveState`).
 """
 
 from metricloss._checks import checks
@@ -51,9 +52,17 @@ from metricloss.metrics import (
     subset_accuracy,
 )
 from metricloss.roc_auc import roc_auc_loss
+from metricloss.streaming import (
+    CurveState,
+    curve_state_edges,
+    curve_state_init,
+    curve_state_merge,
+    curve_state_update,
+)
 from metricloss.thresholds import binarize, tune_thresholds
 
 __all__ = [
+    "CurveState",
     "LabelPriorState",
     "UndefinedMetricWarning",
     "accuracy_score",
@@ -65,6 +74,10 @@ __all__ = [
     "checks",
     "confusion_counts",
     "confusion_metric_loss",
+    "curve_state_edges",
+    "curve_state_init",
+    "curve_state_merge",
+    "curve_state_update",
     "dual_value",
     "f1_score",
     "false_positive_rate_at_true_positive_rate_loss",
