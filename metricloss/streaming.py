@@ -80,11 +80,13 @@ from metricloss._sync import check_all_reduce
 
 __all__ = [
     "DEFAULT_NUM_BINS",
+    "STATE_METRICS",
     "CurveState",
     "curve_state_edges",
     "curve_state_init",
     "curve_state_merge",
     "curve_state_update",
+    "state_metric",
 ]
 
 DEFAULT_NUM_BINS = 1024
@@ -471,3 +473,66 @@ def state_confusion_counts(state: CurveState, thresholds: Any, *, weights: Any =
     rest = 1.0 - predicted
     return (xp.sum(p * predicted, axis=1), xp.sum(n * predicted, axis=1),
             xp.sum(p * rest, axis=1), xp.sum(n * rest, axis=1))
+
+
+# --------------------------------------------------------------------------------------------
+# One metric of a state, by name (what the adapters' metric objects report)
+# --------------------------------------------------------------------------------------------
+
+STATE_METRICS = ("average_precision", "roc_auc", "recall_at_precision", "tuned_f1")
+"""What an adapter's streaming metric object reports (:func:`state_metric`)."""
+
+
+def check_state_metric(metric: str, average: str, target_precision: float | None) -> None:
+    """``ValueError`` for an unknown ``metric``/``average`` or a misplaced
+    ``target_precision`` (checked when an adapter is built, before any data)."""
+    from metricloss._checks import check_choice
+
+    check_choice("metric", metric, STATE_METRICS)
+    averages = ("macro", "micro", "none") if metric == "tuned_f1" else (
+        "macro", "micro", "weighted", "none")
+    check_choice("average", average, averages)
+    if (metric == "recall_at_precision") != (target_precision is not None):
+        raise ValueError("target_precision is required by metric='recall_at_precision' and "
+                         "used by no other metric")
+
+
+def state_metric(state: CurveState, metric: str, *, average: str = "macro",
+                 target_precision: float | None = None) -> Array:
+    """One metric of ``state`` by name (:data:`STATE_METRICS`).
+
+    ``average_precision``, ``roc_auc``, ``recall_at_precision`` (with ``target_precision``):
+    the functions of :mod:`metricloss.metrics` on the state. ``tuned_f1``: the F1 of each label
+    at its threshold tuned from the state (:func:`metricloss.tune_thresholds`), ``macro``
+    (mean over labels), ``micro`` (of the counts summed over labels at those thresholds) or
+    ``none`` (per label): the F1 a stream reaches once binarized at its best thresholds.
+
+    Example:
+        >>> import numpy as np
+        >>> state = curve_state_update(curve_state_init(1, num_bins=8),
+        ...                            np.array([-2.0, 0.5, 3.0]), np.array([0, 1, 1]))
+        >>> float(state_metric(state, "tuned_f1"))
+        1.0
+    """
+    from metricloss import metrics, thresholds
+
+    check_state_metric(metric, average, target_precision)
+    if metric == "average_precision":
+        return metrics.average_precision_score(state, average=average)
+    if metric == "roc_auc":
+        return metrics.roc_auc_score(state, average=average)
+    if metric == "recall_at_precision":
+        assert target_precision is not None
+        return metrics.recall_at_precision(state, target_precision=target_precision,
+                                           average=average)
+    xp = check_state(state)
+    tuned, values = thresholds.tune_thresholds(state, metric="f1", return_values=True)
+    if average == "none":
+        return values
+    if average == "macro":
+        return xp.mean(values)
+    tp, fp, fn, _ = state_confusion_counts(state, tuned)
+    tp, fp, fn = xp.sum(tp), xp.sum(fp), xp.sum(fn)
+    den = 2.0 * tp + fp + fn
+    return xp.where(den > 0, 2.0 * tp / xp.where(den > 0, den, xp.ones_like(den)),
+                    xp.zeros_like(den))
