@@ -97,7 +97,7 @@ def keras(session: nox.Session, backend: str) -> None:
                      "jax": (["test", "tensorflow", "jax"], []),
                      "torch": (["test", "tensorflow", "torch"], [TORCH])}[backend]
     _install(session, extras, extra)
-    _pytest(session, "-q", "tests/backends/test_keras.py",
+    _pytest(session, "-q", "tests/backends/test_keras.py", "tests/backends/test_keras_streaming.py",
             env={"KERAS_BACKEND": backend, "METRICLOSS_KERAS": "1",
                  "METRICLOSS_BACKENDS": "numpy"})
     # `metricloss compare --framework keras` end to end on this backend.
