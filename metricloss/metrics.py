@@ -786,8 +786,9 @@ def average_precision_score(
     A label with no positive gets ``0`` (scikit-learn's value), with an
     :class:`UndefinedMetricWarning` in eager mode.
 
-    **From a stream.** ``average_precision_score(state, ...)`` with a :class:`~metricloss.CurveState` (from
-    :func:`~metricloss.curve_state_update`; no ``labels``, no ``weights``) reads the same
+    **From a stream.** ``average_precision_score(state, ...)`` with a
+    :class:`~metricloss.CurveState` (from :func:`~metricloss.curve_state_update`; no
+    ``labels``, no ``weights``) reads the same
     metric off the state's histograms, as if every score were rounded down to its bin's edge
     (``average="samples"`` is refused: the state keeps no example).
 
@@ -839,8 +840,9 @@ def recall_at_precision(
     :func:`metricloss.thresholds.tune_thresholds` with ``metric="recall_at_precision"`` returns
     the thresholds that achieve it.
 
-    **From a stream.** ``recall_at_precision(state, ...)`` with a :class:`~metricloss.CurveState` (from
-    :func:`~metricloss.curve_state_update`; no ``labels``, no ``weights``) reads the same
+    **From a stream.** ``recall_at_precision(state, ...)`` with a
+    :class:`~metricloss.CurveState` (from :func:`~metricloss.curve_state_update`; no
+    ``labels``, no ``weights``) reads the same
     metric off the state's histograms, as if every score were rounded down to its bin's edge
     (``average="samples"`` is refused: the state keeps no example).
 

@@ -4,6 +4,8 @@ unknown-batch traces, hostile input and clear errors."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score as sk_ap
@@ -38,7 +40,7 @@ def stream(xp, z, y, w=None, cuts=CUTS, state=None, dtype="float64", **init):
         import jax
 
         update = jax.jit(ml.curve_state_update)
-    for a, b in zip(cuts[:-1], cuts[1:]):
+    for a, b in itertools.pairwise(cuts):
         state = update(state, zz[a:b, ...], yy[a:b, ...],
                        weights=None if ww is None else ww[a:b])
     return state
@@ -105,7 +107,7 @@ def test_merge_of_two_halves_equals_one_pass(xp, weighted) -> None:
     # Weighted sums in another order: equal to rounding (array-api-strict's pure-standard
     # histogram subtracts cumulative sums); counts exactly.
     rtol = 1e-9 if weighted else 0.0
-    for got, want in zip(merged, one):
+    for got, want in zip(merged, one, strict=True):
         assert_close(xp, got, xp.to_numpy(want), rtol=rtol)
     assert_close(xp, ml.average_precision_score(merged),
                  xp.to_numpy(ml.average_precision_score(one)), rtol=max(rtol, 1e-12))
@@ -123,7 +125,7 @@ def test_thresholds_tuned_from_the_state(xp) -> None:
     np.testing.assert_allclose(xp.to_numpy(values), f1_state, rtol=1e-12)
     counts = ml.confusion_counts(state, thresholds)
     want = ml.confusion_counts(ml.binarize(z, t), y)
-    for got, c in zip(counts, want):
+    for got, c in zip(counts, want, strict=True):
         np.testing.assert_array_equal(xp.to_numpy(got), c)
     # Shared threshold and the constrained form, against brute force over the grid edges.
     shared = xp.to_numpy(ml.tune_thresholds(state, shared=True))
@@ -133,7 +135,7 @@ def test_thresholds_tuned_from_the_state(xp) -> None:
     assert ml.f1_score(ml.binarize(z, shared), y, average="micro") >= max(micro) - 1e-12
     t = xp.to_numpy(ml.tune_thresholds(state, metric="recall_at_precision",
                                        target_precision=0.9))
-    tp, fp, fn, _ = ml.confusion_counts(ml.binarize(z, t), y)
+    tp, fp, _fn, _ = ml.confusion_counts(ml.binarize(z, t), y)
     assert np.all(tp / np.maximum(tp + fp, 1) >= 0.9)
 
 
@@ -146,7 +148,7 @@ def test_state_size_does_not_grow(xp) -> None:
     updates = 1000 if xp.name in ("numpy", "array_api_strict", "torch") else 100
     for _ in range(updates - 1):
         state = ml.curve_state_update(state, z, y)
-    for a, b in zip(after_one, state):
+    for a, b in zip(after_one, state, strict=True):
         assert tuple(a.shape) == tuple(b.shape) == (3, 16) and a.dtype == b.dtype
     if xp.name == "numpy":
         assert sum(a.nbytes for a in state) == sum(a.nbytes for a in after_one)
@@ -206,7 +208,7 @@ def test_compiled_equals_eager(xp) -> None:
     state = ml.curve_state_init(3, num_bins=32, like=args[0], dtype=xp.float32)
     eager = fn(state, *args)
     compiled = xp.compile(fn)(state, *args)
-    for a, b in zip([*eager[0], *eager[1:]], [*compiled[0], *compiled[1:]]):
+    for a, b in zip([*eager[0], *eager[1:]], [*compiled[0], *compiled[1:]], strict=True):
         np.testing.assert_allclose(xp.to_numpy(b), xp.to_numpy(a), rtol=1e-6)
 
 

@@ -360,6 +360,9 @@ class CurveMetric(nn.Module):
         thresholds = metricloss.tune_thresholds(metric.state)
     """
 
+    positives: torch.Tensor
+    negatives: torch.Tensor
+
     def __init__(self, num_labels: int, *, metric: str = "average_precision",
                  average: str = "macro", target_precision: float | None = None,
                  num_bins: int = _ml_streaming.DEFAULT_NUM_BINS, sync: bool = False,

@@ -50,7 +50,7 @@ for zb, yb in dataset:
     per_replica = strategy.run(synced, args=(zb, yb))
 states = strategy.experimental_local_results(per_replica)
 out["core_synced"] = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
-                         for s in states for a, b in zip(s, ref))
+                         for s in states for a, b in zip(s, ref, strict=True))
 
 # (2) Keras metrics under the strategy: evaluate reports the core's numbers.
 x = rng.normal(size=(203, 5)).astype("float32")

@@ -93,7 +93,7 @@ def test_ddp_gives_the_single_process_state(tmp_path) -> None:
     z, y, w = _data()
     ref = ml.curve_state_update(ml.curve_state_init(L, num_bins=BINS), z, y, weights=w)
     for out in ranks:
-        for got, want in zip(out["state"], ref):
+        for got, want in zip(out["state"], ref, strict=True):
             np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
         np.testing.assert_allclose(float(out["ap"]), float(ml.average_precision_score(ref)),
                                    rtol=1e-12)
