@@ -45,6 +45,7 @@ __all__ = [
     "logit_bound",
     "namespace_of",
     "resolve_namespace",
+    "segment_sum",
     "take_along_axis",
 ]
 
@@ -430,3 +431,32 @@ def take_along_axis(xp: Namespace, x: Array, indices: Array, axis: int) -> Array
 
 StopGradient = Callable[[Array], Array]
 """A framework's ``stop_gradient`` (``Tensor.detach``, ``jax.lax.stop_gradient``, ...)."""
+
+
+def segment_sum(xp: Namespace, data: Array | None, ids: Array, num_segments: int, dtype: Any
+                ) -> Array:
+    """``out[k] = Σ_{i: ids[i] = k} data[i]`` (``data=None``: counts), shape
+    ``(num_segments,)`` in ``dtype``: a weighted histogram of the 1-D non-negative integer
+    ``ids`` (each ``< num_segments``). Native where the framework has one
+    (``np.bincount``, ``Tensor.index_add``, ``jax.ops.segment_sum``,
+    ``tf.math.unsorted_segment_sum``); elsewhere a pure-standard form (one sort, cumulative
+    sums read at the segment boundaries). Traceable: ``num_segments`` is a Python ``int``,
+    the length of ``ids`` may be unknown."""
+    library = _library_of_namespace(xp)
+    if library in ("torch", "jax", "tensorflow"):
+        return _layer(library).segment_sum(data, ids, num_segments, dtype)
+    if library == "numpy":
+        import numpy as np
+
+        out = np.bincount(ids, weights=data, minlength=num_segments)
+        return out.astype(dtype, copy=False)
+    order = xp.argsort(ids)
+    sorted_ids = xp.take(ids, order)
+    values = (xp.ones(ids.shape, dtype=dtype, device=device_of(ids)) if data is None
+              else xp.take(xp.astype(data, dtype), order))
+    below = xp.cumulative_sum(values, include_initial=True)
+    bounds = xp.searchsorted(sorted_ids, xp.arange(num_segments + 1, dtype=ids.dtype,
+                                                   device=device_of(ids)), side="left")
+    ends = xp.take(below, bounds)
+    return ends[1:] - ends[:-1]
+

@@ -76,3 +76,11 @@ def eager_min_max(x: Array) -> tuple[float, float]:
     JAX dispatch per operation); NaN propagates."""
     a = np.asarray(x)
     return float(a.min()), float(a.max())
+
+
+def segment_sum(data: Array | None, ids: Array, num_segments: int, dtype: Any) -> Array:
+    """``jax.ops.segment_sum`` (jittable: ``num_segments`` is static)."""
+    import jax.numpy as jnp
+
+    values = jnp.ones(ids.shape, dtype=dtype) if data is None else data.astype(dtype)
+    return jax.ops.segment_sum(values, ids, num_segments=num_segments)

@@ -535,3 +535,10 @@ def eager_min_max(x: Array) -> tuple[builtins.float, builtins.float]:
 
     a = np.asarray(x.numpy())
     return builtins.float(a.min()), builtins.float(a.max())
+
+
+def segment_sum(data: Array | None, ids: Array, num_segments: builtins.int, dtype: Any
+                ) -> Array:
+    """``tf.math.unsorted_segment_sum`` (XLA-compilable)."""
+    values = tf.ones_like(ids, dtype=dtype) if data is None else tf.cast(data, dtype)
+    return tf.math.unsorted_segment_sum(values, ids, num_segments)

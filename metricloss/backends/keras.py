@@ -60,6 +60,7 @@ from keras import ops
 import metricloss as _ml
 from metricloss import confusion as _confusion
 from metricloss import crossentropy as _crossentropy
+from metricloss import streaming as _streaming
 from metricloss._checks import check_bool, check_integer, check_number
 from metricloss.backends import _state
 
@@ -900,3 +901,133 @@ class HeldOutDualUpdate(keras.callbacks.Callback):
             part = slice(start, start + step)
             loss.update_duals(y[part], y_pred[part],
                               None if sample_weight is None else sample_weight[part])
+
+
+# ============================================================================================
+# Streaming evaluation (issue 22): Keras metrics over a CurveState
+# ============================================================================================
+
+
+class _CurveMetric(keras.metrics.Metric):
+    """Shared by the streaming metrics: the :class:`metricloss.CurveState` as two metric
+    variables (``positives``/``negatives`` ``(num_labels, num_bins)``, float32, aggregated by
+    sum across replicas), updated and read through the core."""
+
+    _metric = "average_precision"
+
+    def __init__(self, num_labels: int = 1, *, average: str = "macro",
+                 num_bins: int = _streaming.DEFAULT_NUM_BINS, from_logits: bool = False,
+                 name: str | None = None, dtype: Any = None,
+                 target_precision: float | None = None) -> None:
+        super().__init__(name=name, dtype=dtype or "float32")
+        self.num_labels = check_integer("num_labels", num_labels, low=1)
+        self.num_bins = check_integer("num_bins", num_bins, low=2)
+        self.average = average
+        self.target_precision = target_precision
+        self.from_logits = check_bool("from_logits", from_logits)
+        _streaming.check_state_metric(self._metric, average, target_precision)
+        shape = (self.num_labels, self.num_bins)
+        self.positives = self.add_variable(shape=shape, initializer="zeros", dtype=self.dtype,
+                                           aggregation="sum", name="positives")
+        self.negatives = self.add_variable(shape=shape, initializer="zeros", dtype=self.dtype,
+                                           aggregation="sum", name="negatives")
+
+    def _state(self) -> Any:
+        return _ml.CurveState(_tensor(self.positives.value), _tensor(self.negatives.value))
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Add a batch: ``y_pred`` probabilities (or logits with ``from_logits=True``),
+        ``y_true`` 0/1, ``sample_weight`` per example ``(B,)``."""
+        y_pred = _tensor(y_pred, self.dtype)
+        if self.from_logits:
+            logits = y_pred
+        else:
+            # Unclipped, so that no two probabilities fall in one bin by clipping: 0 and 1
+            # give -inf and +inf, the end bins.
+            kept = getattr(y_pred, "_keras_logits", None)
+            logits = (_tensor(kept, self.dtype) if kept is not None
+                      else ops.log(y_pred) - ops.log1p(-y_pred))
+        labels = _match_rank(_tensor(y_true), logits)
+        weights = None
+        if sample_weight is not None:
+            weights = _tensor(sample_weight, self.dtype)
+            if len(weights.shape) == 2 and len(logits.shape) == 2 and weights.shape[1] != 1:
+                raise ValueError("sample_weight must be one weight per example, (B,) or "
+                                 f"(B, 1), got shape {tuple(weights.shape)}")
+        state = _ml.curve_state_update(self._state(), logits, labels, weights=weights)
+        self.positives.assign(state.positives)
+        self.negatives.assign(state.negatives)
+
+    def result(self) -> Any:
+        return _streaming.state_metric(self._state(), self._metric, average=self.average,
+                                          target_precision=self.target_precision)
+
+    def reset_state(self) -> None:
+        shape = (self.num_labels, self.num_bins)  # two arrays: JAX donates each buffer once
+        self.positives.assign(ops.zeros(shape, dtype=self.dtype))
+        self.negatives.assign(ops.zeros(shape, dtype=self.dtype))
+
+    def merge_state(self, metrics: Sequence[Any]) -> None:
+        """Add the states of other instances of this metric (e.g. one per worker)."""
+        for other in metrics:
+            if not isinstance(other, _CurveMetric) or (
+                    (other.num_labels, other.num_bins) != (self.num_labels, self.num_bins)):
+                raise ValueError(f"merge_state takes metrics of the same kind and shape "
+                                 f"(num_labels={self.num_labels}, num_bins={self.num_bins}), "
+                                 f"got {other!r}")
+            merged = _ml.curve_state_merge(self._state(), other._state())
+            self.positives.assign(merged.positives)
+            self.negatives.assign(merged.negatives)
+
+    @property
+    def state(self) -> Any:
+        """The :class:`~metricloss.CurveState` (backend tensors): pass it to
+        ``metricloss.tune_thresholds`` for the thresholds of the stream."""
+        return self._state()
+
+    def get_config(self) -> dict[str, Any]:
+        config = {**super().get_config(), "num_labels": self.num_labels,
+                  "average": self.average, "num_bins": self.num_bins,
+                  "from_logits": self.from_logits}
+        if self.target_precision is not None:
+            config["target_precision"] = self.target_precision
+        return config
+
+
+_CURVE_DOC = """{summary}
+
+    Streams: the :class:`metricloss.CurveState` of every batch since ``reset_state`` (two
+    float32 variables of shape ``(num_labels, num_bins)``, summed across replicas under
+    ``tf.distribute``); ``result()`` reads :func:`metricloss.{function}` off it. Use in
+    ``model.compile(metrics=[...])`` on any Keras backend. ``from_logits=False`` (default):
+    ``y_pred`` holds probabilities (turned into logits without clipping). Keywords:
+    ``num_labels`` (default 1), ``average`` (``macro``, ``micro``, {weighted}``none``),
+    ``num_bins`` (1024), ``from_logits``{extra}. ``merge_state``, ``reset_state``,
+    ``get_config``; :attr:`state` for ``metricloss.tune_thresholds(metric.state)``.
+"""
+
+
+def _curve_metric(name: str, metric: str, summary: str, function: str) -> type:
+    doc = _CURVE_DOC.format(summary=summary, function=function,
+                            weighted="" if metric == "tuned_f1" else "``weighted``, ",
+                            extra=", ``target_precision`` (required)"
+                            if metric == "recall_at_precision" else "")
+    cls = type(name, (_CurveMetric,), {"_metric": metric, "__doc__": doc,
+                                       "__module__": __name__, "__qualname__": name})
+    __all__.append(name)
+    return _register(cls)
+
+
+AveragePrecision = _curve_metric(
+    "AveragePrecision", "average_precision",
+    "Average precision (scikit-learn's, per label) of the stream.", "average_precision_score")
+ROCAUC = _curve_metric("ROCAUC", "roc_auc", "Area under the ROC curve of the stream.",
+                       "roc_auc_score")
+RecallAtPrecision = _curve_metric(
+    "RecallAtPrecision", "recall_at_precision",
+    "The highest recall at precision ≥ ``target_precision`` of the stream.",
+    "recall_at_precision")
+TunedF1Score = _curve_metric(
+    "TunedF1Score", "tuned_f1",
+    "The F1 at each label's best threshold, tuned from the stream (the F1 the model reaches "
+    "once binarized at thresholds tuned on this data).", "streaming.state_metric")

@@ -56,6 +56,7 @@ from torch import nn
 from torch.nn.modules.lazy import LazyModuleMixin
 from torch.nn.parameter import UninitializedBuffer, UninitializedParameter, is_lazy
 
+from metricloss import streaming as _ml_streaming
 from metricloss._checks import check_bool, require_array
 from metricloss.backends._state import (
     DUALS,
@@ -550,3 +551,117 @@ class AsymmetricLoss(_MetricLoss):
                    "stop-gradient on the focusing weights, the reference training script's "
                    "``disable_torch_grad_focal_loss=True``).")
     _spec = SPECS["AsymmetricLoss"]
+
+
+# ============================================================================================
+# Streaming evaluation (issue 22): a metric over batches, in constant memory
+# ============================================================================================
+
+
+class CurveMetric(nn.Module):
+    """A streaming ranking metric: the :class:`metricloss.CurveState` held in two buffers.
+
+    ``update(input, target, weights=None)`` (also ``metric(input, target)``) adds a batch of
+    logits and 0/1 targets under ``no_grad``; ``compute()`` returns the metric of everything
+    seen since the last ``reset()``; :attr:`state` is the :class:`~metricloss.CurveState`
+    itself, for any function of :mod:`metricloss` that reads one (``tune_thresholds(state)``,
+    ``confusion_counts(state, thresholds)``). The buffers ``positives``/``negatives``
+    ``(num_labels, num_bins)`` are the whole state: constant memory, saved in
+    ``state_dict``, moved by ``.to(device)``.
+
+    Args:
+        num_labels: ``L`` (1 for binary scores of shape ``(B,)``).
+        metric: ``"average_precision"`` (default), ``"roc_auc"``, ``"recall_at_precision"``
+            (with ``target_precision``) or ``"tuned_f1"`` (the F1 at the per-label thresholds
+            tuned from the stream).
+        average: ``"macro"`` (default), ``"micro"``, ``"weighted"`` (not for ``tuned_f1``),
+            ``"none"``.
+        target_precision: for ``recall_at_precision``.
+        num_bins: score bins per label (default 1024).
+        sync: data-parallel evaluation: ``compute()`` and :attr:`state` sum the buffers over
+            ``process_group`` (default the world group) with one ``all_reduce`` (every rank
+            gets the global stream's metric; the buffers themselves stay this rank's). No
+            effect without an initialised process group of more than one process.
+        device, dtype: of the buffers (default float64 counts, exact to ``2**53``).
+
+    Example::
+
+        metric = CurveMetric(num_labels, metric="average_precision", sync=True)
+        for x, y in loader:
+            metric.update(model(x), y)
+        ap = metric.compute()
+        thresholds = metricloss.tune_thresholds(metric.state)
+    """
+
+    positives: torch.Tensor
+    negatives: torch.Tensor
+
+    def __init__(self, num_labels: int, *, metric: str = "average_precision",
+                 average: str = "macro", target_precision: float | None = None,
+                 num_bins: int = _ml_streaming.DEFAULT_NUM_BINS, sync: bool = False,
+                 process_group: Any = None, device: Any = None,
+                 dtype: torch.dtype = torch.float64) -> None:
+        super().__init__()
+        _ml_streaming.check_state_metric(metric, average, target_precision)
+        self.metric, self.average, self.target_precision = metric, average, target_precision
+        self.sync = check_bool("sync", sync)
+        self.process_group = process_group
+        state = _ml_streaming.curve_state_init(num_labels, num_bins=num_bins, xp=torch,
+                                               dtype=dtype, device=device)
+        self.register_buffer("positives", state.positives)
+        self.register_buffer("negatives", state.negatives)
+
+    @property
+    def local_state(self) -> Any:
+        """This process's :class:`~metricloss.CurveState` (the buffers, detached)."""
+        return _ml_streaming.CurveState(self.positives.detach(), self.negatives.detach())
+
+    @property
+    def state(self) -> Any:
+        """The :class:`~metricloss.CurveState` of the whole stream: summed over the process
+        group with ``sync=True``, this process's otherwise."""
+        state = self.local_state
+        dist = torch.distributed
+        if not (self.sync and dist.is_available() and dist.is_initialized()):
+            return state
+        group = self.process_group if self.process_group is not None else dist.group.WORLD
+        if dist.get_world_size(group) <= 1:
+            return state
+        both = torch.stack([state.positives, state.negatives])
+        dist.all_reduce(both, op=dist.ReduceOp.SUM, group=group)
+        return _ml_streaming.CurveState(both[0], both[1])
+
+    @torch.no_grad()
+    def update(self, input: torch.Tensor, target: torch.Tensor,
+               weights: torch.Tensor | None = None) -> None:
+        """Add a batch: ``input`` logits ``(B, L)`` (or ``(B,)``), ``target`` 0/1, optional
+        per-example ``weights`` ``(B,)``."""
+        new = _ml_streaming.curve_state_update(self.local_state, input.detach(), target,
+                                               weights=weights)
+        self.positives.copy_(new.positives)
+        self.negatives.copy_(new.negatives)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor,
+                weights: torch.Tensor | None = None) -> None:
+        """:meth:`update` (the module can be called like a loss)."""
+        self.update(input, target, weights)
+
+    def compute(self) -> torch.Tensor:
+        """The metric of the stream so far (over the process group with ``sync=True``)."""
+        return _ml_streaming.state_metric(self.state, self.metric, average=self.average,
+                                          target_precision=self.target_precision)
+
+    def reset(self) -> None:
+        """Forget every batch (zero the buffers)."""
+        self.positives.zero_()
+        self.negatives.zero_()
+
+    def extra_repr(self) -> str:
+        extra = (f", target_precision={self.target_precision}"
+                 if self.target_precision is not None else "")
+        return (f"num_labels={self.positives.shape[0]}, num_bins={self.positives.shape[1]}, "
+                f"metric={self.metric!r}, average={self.average!r}{extra}"
+                + (", sync=True" if self.sync else ""))
+
+
+__all__.append("CurveMetric")
