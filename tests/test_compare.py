@@ -151,6 +151,31 @@ def test_argument_errors_are_clear(argv: list[str], message: str,
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("where", ["file", "under_a_file"])
+def test_out_is_checked_before_training(where: str, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 21, item 13: ``--out`` naming a file (or a path below one) fails at once, with
+    argparse's exit status 2 and a message naming --out, before any loss is trained."""
+    from metricloss.compare import protocol
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("trained before checking --out")
+
+    monkeypatch.setattr(protocol, "run", no_training)
+    existing = tmp_path / "report.txt"
+    existing.write_text("not a folder")
+    out = existing if where == "file" else existing / "sub" / "report"
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--quick", "--out", str(out), "--progress", "none"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--out:" in err
+    assert ("is not a folder" if where == "file" else "is a file") in err
+    assert "Traceback" not in err
+    assert existing.read_text() == "not a folder"
+
+
 def test_missing_framework_names_the_extra(monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(sys.modules, "jax", None)  # import jax raises ModuleNotFoundError
