@@ -122,7 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                       batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
                       seed=args.seed, quick=args.quick)
     try:
-        report = run(options, progress=progress_bar(args.progress))
+        report = run(options, progress=progress_bar(args.progress),
+                     on_warning=lambda note: print(f"metricloss compare: warning: {note}",
+                                                   file=sys.stderr, flush=True))
     except ModuleNotFoundError as exc:
         framework = args.framework
         hint = {"torch": '"metricloss[demo,torch]"', "jax": '"metricloss[demo,jax]"',
