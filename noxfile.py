@@ -33,6 +33,8 @@ nox.options.sessions = [
 nox.options.reuse_existing_virtualenvs = True
 
 TORCH = os.environ.get("METRICLOSS_TORCH", "torch==2.13.0")
+# The streaming benchmark's comparison (its binned curve); installed with the pinned torch.
+TORCHMETRICS = "torchmetrics>=1.4"
 
 # uv ignores pip's configuration: hand it pip's find-links so it sees the local torch wheel.
 if os.environ.get("PIP_FIND_LINKS") and not os.environ.get("UV_FIND_LINKS"):
@@ -97,7 +99,7 @@ def keras(session: nox.Session, backend: str) -> None:
                      "jax": (["test", "tensorflow", "jax"], []),
                      "torch": (["test", "tensorflow", "torch"], [TORCH])}[backend]
     _install(session, extras, extra)
-    _pytest(session, "-q", "tests/backends/test_keras.py",
+    _pytest(session, "-q", "tests/backends/test_keras.py", "tests/backends/test_keras_streaming.py",
             env={"KERAS_BACKEND": backend, "METRICLOSS_KERAS": "1",
                  "METRICLOSS_BACKENDS": "numpy"})
     # `metricloss compare --framework keras` end to end on this backend.
@@ -130,14 +132,14 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """The benchmarks, every framework, full size: writes benchmarks/results/."""
-    _install(session, ["bench", "torch", "jax", "tensorflow"], [TORCH])
+    _install(session, ["bench", "torch", "jax", "tensorflow"], [TORCH, TORCHMETRICS])
     session.run("python", "benchmarks/run.py", *session.posargs, env=ENV)
 
 
 @nox.session
 def bench_quick(session: nox.Session) -> None:
     """Every benchmark case once at a tiny size: proves they still run (no timing asserted)."""
-    _install(session, ["bench", "torch", "jax", "tensorflow"], [TORCH])
+    _install(session, ["bench", "torch", "jax", "tensorflow"], [TORCH, TORCHMETRICS])
     session.run("python", "benchmarks/run.py", "--quick", "--out", session.create_tmp(),
                 *session.posargs, env=ENV)
 
@@ -158,6 +160,15 @@ def efficacy(session: nox.Session) -> None:
     benchmarks/results/efficacy.{md,json}. Not a default session (about 10 minutes)."""
     _install(session, ["demo", "torch"], [TORCH])
     session.run("python", "benchmarks/efficacy.py", *session.posargs, env=ENV)
+
+
+@nox.session
+def constraints(session: nox.Session) -> None:
+    """Do the constrained losses meet their target on held-out data (issue 20's study: every
+    framework, Keras on its three backends); writes benchmarks/results/constraints.{md,json}.
+    Not a default session (about 10 minutes); `-- --quick` proves it runs."""
+    _install(session, ["test", "torch", "jax", "tensorflow"], [TORCH, "optax"])
+    session.run("python", "benchmarks/constraints.py", *session.posargs, env=ENV)
 
 
 @nox.session

@@ -5,7 +5,8 @@ Losses: :mod:`metricloss.confusion` (sigmoidF1, AnyLoss, any confusion-matrix me
 :mod:`metricloss.crossentropy` (ZLPR, dense and sparse), :mod:`metricloss.global_objectives`
 (recall at precision, ..., PR-AUC, ROC-AUC). Baselines to compare with: :mod:`metricloss.baselines`
 (binary cross-entropy, focal loss, asymmetric loss). Evaluation: :mod:`metricloss.metrics` (exact
-metrics) and :mod:`metricloss.thresholds` (per-label threshold tuning).
+metrics) and :mod:`metricloss.thresholds` (per-label threshold tuning); streaming evaluation in
+constant memory: :mod:`metricloss.streaming` (:class:`CurveState`).
 """
 
 from metricloss._checks import checks
@@ -53,9 +54,17 @@ from metricloss.metrics import (
     subset_accuracy,
 )
 from metricloss.roc_auc import roc_auc_loss
+from metricloss.streaming import (
+    CurveState,
+    curve_state_edges,
+    curve_state_init,
+    curve_state_merge,
+    curve_state_update,
+)
 from metricloss.thresholds import binarize, tune_thresholds
 
 __all__ = [
+    "CurveState",
     "LabelPriorState",
     "UndefinedMetricWarning",
     "accuracy_score",
@@ -68,6 +77,10 @@ __all__ = [
     "confusion_counts",
     "confusion_metric_loss",
     "constraint_violation",
+    "curve_state_edges",
+    "curve_state_init",
+    "curve_state_merge",
+    "curve_state_update",
     "dual_step",
     "dual_value",
     "f1_score",

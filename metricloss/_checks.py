@@ -144,11 +144,13 @@ def _astype(xp: Namespace, x: Array, dtype: Any) -> Array:
 
 
 def check_not_swapped(logits_name: str, logits: Array, labels: Array) -> None:
-    """``TypeError`` where the arguments visibly come in the wrong order: a PyTorch model output
-    (a non-leaf tensor requiring gradients) as ``labels`` next to ``logits`` requiring none.
-    Metadata only, no value is read (eager only: skipped while compiling). The usual cause is a
-    core function given to ``keras.Model.compile(loss=...)``, which calls a loss as
-    ``(y_true, y_pred)``: the Keras classes take Keras' order."""
+    """``TypeError`` where the arguments visibly come in the wrong order: a model's output as
+    ``labels`` next to ``logits`` that is not one (:func:`arguments_look_swapped`: a PyTorch
+    non-leaf tensor requiring gradients; under Keras on JAX a tracer being differentiated, on
+    TensorFlow a tensor a ``GradientTape`` records). Metadata only, no value is read (PyTorch:
+    eager only, skipped while compiling). The usual cause is a core function given to
+    ``keras.Model.compile(loss=...)``, which calls a loss as ``(y_true, y_pred)``: the Keras
+    classes take Keras' order."""
     if arguments_look_swapped(logits, labels):
         raise TypeError(
             f"labels requires gradients but {logits_name} does not: the arguments look swapped. "

@@ -284,14 +284,22 @@ class Cuts:
     (``≤ n``) is an exactly representable integer there (``n ≤ 2/eps``: 2^24 in float32), and
     in integers otherwise (or when ``n`` is unknown, under tracing): exact either way, and the
     common case skips two ``(R, n+1)`` casts.
+
+    ``presorted=True``: the rows of ``s`` are already ascending (with ``y`` and ``w`` in the
+    same order); the sort is skipped. A :class:`metricloss.CurveState` is read this way, as a
+    compressed cut table (one weighted element per bin and class).
     """
 
-    def __init__(self, xp: Namespace, s: Array, y: Array, w: Array | None, dtype: Any):
+    def __init__(self, xp: Namespace, s: Array, y: Array, w: Array | None, dtype: Any,
+                 presorted: bool = False):
         self.xp, self.dtype = xp, dtype
         n = static(s.shape[1])
-        order = xp.argsort(s, axis=1, stable=False)
-        self.s = take(xp, s, order)
-        y_sorted = take(xp, y, order)
+        if presorted:  # rows already ascending (a CurveState's bins: metricloss.streaming)
+            self.s, y_sorted = s, y
+        else:
+            order = xp.argsort(s, axis=1, stable=False)
+            self.s = take(xp, s, order)
+            y_sorted = take(xp, y, order)
         self.index = positions(xp, s, index_dtype(xp))
         if w is None:
             exact = n is not None and n * float(xp.finfo(dtype).eps) <= 1.0
@@ -309,7 +317,7 @@ class Cuts:
                 tp, fp = xp.astype(tp, dtype), xp.astype(fp, dtype)
             self.w_sorted = None
         else:
-            w_sorted = take(xp, w, order)
+            w_sorted = w if presorted else take(xp, w, order)
             yf = xp.astype(y_sorted, dtype)
             below_p = cumulative_sum(xp, w_sorted * yf, axis=1, include_initial=True)
             below_n = cumulative_sum(xp, w_sorted * (1.0 - yf), axis=1, include_initial=True)

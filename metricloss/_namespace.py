@@ -45,6 +45,7 @@ __all__ = [
     "logit_bound",
     "namespace_of",
     "resolve_namespace",
+    "segment_sum",
     "take_along_axis",
 ]
 
@@ -362,11 +363,39 @@ def kernels(xp: Namespace) -> Any:
 
 
 def arguments_look_swapped(logits: Array, labels: Array) -> bool:
-    """Whether ``labels`` is visibly a model's output and ``logits`` a target (PyTorch only:
-    a non-leaf ``labels`` requiring gradients next to ``logits`` requiring none)."""
-    if not getattr(labels, "requires_grad", False):
+    """Whether ``labels`` is visibly a model's output and ``logits`` a target. Metadata only,
+    no value is read.
+
+    - PyTorch: a non-leaf ``labels`` requiring gradients next to ``logits`` requiring none.
+    - JAX: ``labels`` is being differentiated (a JVP or linearize tracer, as a model's output
+      under ``jax.grad``/``value_and_grad``) and ``logits`` is not.
+    - TensorFlow: a ``GradientTape`` is recording ``labels`` and not ``logits``.
+
+    For JAX and TensorFlow, where a model's output cannot be told from an input being
+    differentiated, only when Keras is the caller (``keras.Model.compile(loss=core_function)``):
+    a gradient with respect to the labels in a user's own code stays legitimate."""
+    library = library_of(labels)
+    if library == "torch":
+        if not getattr(labels, "requires_grad", False):
+            return False
+        return bool(_layer("torch").looks_swapped(logits, labels))
+    if library not in ("jax", "tensorflow"):
         return False
-    return library_of(labels) == "torch" and bool(_layer("torch").looks_swapped(logits, labels))
+    return bool(_layer(library).looks_swapped(logits, labels)) and _called_by_keras()
+
+
+def _called_by_keras(depth: int = 64) -> bool:
+    """Whether a Keras module is among the callers (within ``depth`` frames): Keras calls a
+    loss given to ``compile`` from its ``LossFunctionWrapper``. Frames only, no import."""
+    frame: Any = sys._getframe(1)
+    for _ in range(depth):
+        if frame is None:
+            return False
+        module = frame.f_globals.get("__name__", "")
+        if module == "keras" or module.startswith("keras."):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def cumulative_sum(xp: Namespace, x: Array, axis: int, include_initial: bool = False) -> Array:
@@ -402,3 +431,32 @@ def take_along_axis(xp: Namespace, x: Array, indices: Array, axis: int) -> Array
 
 StopGradient = Callable[[Array], Array]
 """A framework's ``stop_gradient`` (``Tensor.detach``, ``jax.lax.stop_gradient``, ...)."""
+
+
+def segment_sum(xp: Namespace, data: Array | None, ids: Array, num_segments: int, dtype: Any
+                ) -> Array:
+    """``out[k] = Σ_{i: ids[i] = k} data[i]`` (``data=None``: counts), shape
+    ``(num_segments,)`` in ``dtype``: a weighted histogram of the 1-D non-negative integer
+    ``ids`` (each ``< num_segments``). Native where the framework has one
+    (``np.bincount``, ``Tensor.index_add``, ``jax.ops.segment_sum``,
+    ``tf.math.unsorted_segment_sum``); elsewhere a pure-standard form (one sort, cumulative
+    sums read at the segment boundaries). Traceable: ``num_segments`` is a Python ``int``,
+    the length of ``ids`` may be unknown."""
+    library = _library_of_namespace(xp)
+    if library in ("torch", "jax", "tensorflow"):
+        return _layer(library).segment_sum(data, ids, num_segments, dtype)
+    if library == "numpy":
+        import numpy as np
+
+        out = np.bincount(ids, weights=data, minlength=num_segments)
+        return out.astype(dtype, copy=False)
+    order = xp.argsort(ids)
+    sorted_ids = xp.take(ids, order)
+    values = (xp.ones(ids.shape, dtype=dtype, device=device_of(ids)) if data is None
+              else xp.take(xp.astype(data, dtype), order))
+    below = xp.cumulative_sum(values, include_initial=True)
+    bounds = xp.searchsorted(sorted_ids, xp.arange(num_segments + 1, dtype=ids.dtype,
+                                                   device=device_of(ids)), side="left")
+    ends = xp.take(below, bounds)
+    return ends[1:] - ends[:-1]
+

@@ -89,6 +89,7 @@ from metricloss._cuts import (
 )
 from metricloss._metric_formulas import metric_from_counts
 from metricloss._namespace import Array, Namespace, compute_dtype, namespace_of
+from metricloss.streaming import CurveState, StateScores, state_confusion_counts
 
 __all__ = [
     "METRIC_AVERAGES",
@@ -269,9 +270,16 @@ def confusion_counts(
     summed over ``axis``: ``0`` gives per-label counts ``(L,)`` (scikit-learn's
     ``multilabel_confusion_matrix``), ``1`` per-example counts ``(B,)``.
 
+    ``confusion_counts(state, thresholds)`` with a :class:`~metricloss.CurveState` gives the
+    per-label counts of predicting positive every score ``≥`` the label's threshold, from the
+    stream's histograms: exact for thresholds on the state's grid (those
+    :func:`~metricloss.tune_thresholds` returns from a state), a threshold inside a bin
+    counting that bin negative. Counts are in the state's dtype, shape ``(L,)``.
+
     Args:
-        preds: hard predictions, ``(B, L)`` or ``(B,)``; bool, int or float holding 0/1.
-        labels: same shape and kinds.
+        preds: hard predictions, ``(B, L)`` or ``(B,)``; bool, int or float holding 0/1; or a
+            :class:`~metricloss.CurveState`.
+        labels: same shape and kinds (the thresholds, ``()`` or ``(L,)``, after a state).
         weights: ``None`` or per-example non-negative weights ``(B,)`` or ``(B, 1)``.
         axis: ``0`` (over examples) or ``1`` (over labels; 2-D input only).
 
@@ -287,6 +295,8 @@ def confusion_counts(
         >>> [c.tolist() for c in confusion_counts(preds, labels)]
         [[1, 1], [1, 0], [1, 0], [0, 2]]
     """
+    if isinstance(preds, CurveState):  # confusion_counts(state, thresholds)
+        return state_confusion_counts(preds, labels, weights=weights, axis=axis)
     h = _Hard(preds, labels, weights)
     xp = h.xp
     ndim = len(h.shape)
@@ -618,8 +628,17 @@ def subset_accuracy(preds: Array, labels: Array, *, weights: Array | None = None
 # --------------------------------------------------------------------------------------------
 
 
+def _scored(scores: Array, labels: Array | None, weights: Array | None, function: str
+            ) -> Scored | StateScores:
+    """The validated ``(scores, labels, weights)``, or a :class:`~metricloss.CurveState` in
+    their place (``labels`` and ``weights`` then ``None``)."""
+    if isinstance(scores, CurveState):
+        return StateScores(scores, labels, weights, function)
+    return Scored(scores, labels, weights)
+
+
 def _score_metric(
-    sc: Scored,
+    sc: Scored | StateScores,
     average: str,
     per_row: Callable[[Cuts], Array],
     undefined: Callable[[Cuts], Array] | None = None,
@@ -628,9 +647,12 @@ def _score_metric(
     """scikit-learn's ``_average_binary_score`` around a per-row metric of the cut points."""
     xp = sc.xp
     _check_average(average, sc.shape, SCORE_AVERAGES)
-    s, y = sc.s, sc.y
-    cuts = Cuts(xp, rows(xp, s, average), rows(xp, y, average),
-                row_weights(xp, sc.w, s, average), sc.dtype)
+    if isinstance(sc, StateScores):  # a CurveState: its bins are the cut table
+        cuts = sc.cuts(average)
+    else:
+        s, y = sc.s, sc.y
+        cuts = Cuts(xp, rows(xp, s, average), rows(xp, y, average),
+                    row_weights(xp, sc.w, s, average), sc.dtype)
     values = per_row(cuts)
     if undefined is not None and sc.eager and bool(xp.any(undefined(cuts))):
         warn(undefined_message)
@@ -679,8 +701,8 @@ def _undefined_auc(cuts: Cuts) -> Array:
 
 
 def roc_auc_score(
-    scores: Array,
-    labels: Array,
+    scores: Array | CurveState,
+    labels: Array | None = None,
     *,
     average: str = "macro",
     weights: Array | None = None,
@@ -701,8 +723,14 @@ def roc_auc_score(
     :class:`UndefinedMetricWarning` in eager mode), as in scikit-learn, and ``nan`` propagates
     into the ``macro`` mean (use ``average="none"`` and drop them, or ``"weighted"``).
 
+    **From a stream.** ``roc_auc_score(state, ...)`` with a :class:`~metricloss.CurveState` (from
+    :func:`~metricloss.curve_state_update`; no ``labels``, no ``weights``) reads the same
+    metric off the state's histograms, as if every score were rounded down to its bin's edge
+    (``average="samples"`` is refused: the state keeps no example).
+
     Args:
-        scores: ``(B, L)`` or ``(B,)`` floating scores (logits or probabilities), finite.
+        scores: ``(B, L)`` or ``(B,)`` floating scores (logits or probabilities), finite; or a
+            :class:`~metricloss.CurveState`.
         labels: same shape, 0/1 (bool, int or float).
         average: ``"macro"`` (default), ``"micro"`` (all pairs of the flattened scores),
             ``"weighted"`` (by the support of each label; 0 if no label has a positive),
@@ -720,7 +748,7 @@ def roc_auc_score(
         >>> float(roc_auc_score(scores, np.array([0, 0, 1, 1])))
         0.75
     """
-    sc = Scored(scores, labels, weights)
+    sc = _scored(scores, labels, weights, "roc_auc_score")
     return _score_metric(sc, average, _roc_auc_rows, _undefined_auc,
                          "Only one class is present in labels for some label (or example); "
                          "its ROC AUC score is not defined and is set to nan.")
@@ -740,8 +768,8 @@ def _average_precision_rows(cuts: Cuts) -> Array:
 
 
 def average_precision_score(
-    scores: Array,
-    labels: Array,
+    scores: Array | CurveState,
+    labels: Array | None = None,
     *,
     average: str = "macro",
     weights: Array | None = None,
@@ -758,8 +786,15 @@ def average_precision_score(
     A label with no positive gets ``0`` (scikit-learn's value), with an
     :class:`UndefinedMetricWarning` in eager mode.
 
+    **From a stream.** ``average_precision_score(state, ...)`` with a
+    :class:`~metricloss.CurveState` (from :func:`~metricloss.curve_state_update`; no
+    ``labels``, no ``weights``) reads the same
+    metric off the state's histograms, as if every score were rounded down to its bin's edge
+    (``average="samples"`` is refused: the state keeps no example).
+
     Args:
-        scores: ``(B, L)`` or ``(B,)`` floating scores, finite.
+        scores: ``(B, L)`` or ``(B,)`` floating scores, finite; or a
+            :class:`~metricloss.CurveState`.
         labels: same shape, 0/1.
         average: as in :func:`roc_auc_score`.
         weights: ``None`` or per-example non-negative weights ``(B,)`` or ``(B, 1)``.
@@ -774,7 +809,7 @@ def average_precision_score(
         >>> round(float(average_precision_score(scores, np.array([0, 0, 1, 1]))), 6)
         0.833333
     """
-    sc = Scored(scores, labels, weights)
+    sc = _scored(scores, labels, weights, "average_precision_score")
     return _score_metric(sc, average, _average_precision_rows,
                          lambda cuts: cuts.pos == 0,
                          "No positive class found in labels for some label (or example); "
@@ -782,8 +817,8 @@ def average_precision_score(
 
 
 def recall_at_precision(
-    scores: Array,
-    labels: Array,
+    scores: Array | CurveState,
+    labels: Array | None = None,
     *,
     target_precision: float,
     average: str = "macro",
@@ -805,8 +840,15 @@ def recall_at_precision(
     :func:`metricloss.thresholds.tune_thresholds` with ``metric="recall_at_precision"`` returns
     the thresholds that achieve it.
 
+    **From a stream.** ``recall_at_precision(state, ...)`` with a
+    :class:`~metricloss.CurveState` (from :func:`~metricloss.curve_state_update`; no
+    ``labels``, no ``weights``) reads the same
+    metric off the state's histograms, as if every score were rounded down to its bin's edge
+    (``average="samples"`` is refused: the state keeps no example).
+
     Args:
-        scores: ``(B, L)`` or ``(B,)`` floating scores, finite.
+        scores: ``(B, L)`` or ``(B,)`` floating scores, finite; or a
+            :class:`~metricloss.CurveState`.
         labels: same shape, 0/1.
         target_precision: the target precision ``α`` in (0, 1].
         average: as in :func:`roc_auc_score`.
@@ -824,7 +866,7 @@ def recall_at_precision(
         1.0
     """
     target = check_target("target_precision", target_precision)
-    sc = Scored(scores, labels, weights)
+    sc = _scored(scores, labels, weights, "recall_at_precision")
 
     def per_row(cuts: Cuts) -> Array:
         xp = cuts.xp

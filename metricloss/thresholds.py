@@ -38,6 +38,7 @@ from metricloss._cuts import (
 )
 from metricloss._metric_formulas import METRICS, metric_from_counts
 from metricloss._namespace import Array, Namespace, compute_dtype, is_eager, namespace_of
+from metricloss.streaming import CurveState, StateScores
 
 __all__ = ["TUNE_METRICS", "binarize", "tune_thresholds"]
 
@@ -79,8 +80,8 @@ def _labels_list(xp: Namespace, mask: Array, limit: int = 10) -> str:
 
 
 def tune_thresholds(
-    scores: Array,
-    labels: Array,
+    scores: Array | CurveState,
+    labels: Array | None = None,
     *,
     metric: str | None = None,
     beta: float = 1.0,
@@ -125,8 +126,16 @@ def tune_thresholds(
     nothing); a label whose scores are all equal can only be all-positive or all-negative,
     and gets the lowest score or ``+inf``, whichever scores better.
 
+    **From a stream.** ``tune_thresholds(state, ...)`` with a :class:`~metricloss.CurveState`
+    (no ``labels``) tunes on the state's histograms through the same cut engine: the
+    candidates are the state's bin edges, and the threshold returned is the chosen bin's left
+    edge (``-inf``: every score positive; ``+inf``: none), in the state's dtype, so that
+    ``binarize(scores, thresholds)`` reproduces the state's counts exactly on the data streamed
+    into it. The ``values`` are the metric of those counts.
+
     Args:
-        scores: ``(B, L)`` or ``(B,)`` floating scores (logits or probabilities), finite.
+        scores: ``(B, L)`` or ``(B,)`` floating scores (logits or probabilities), finite; or a
+            :class:`~metricloss.CurveState`.
         labels: same shape, 0/1 (bool, int or float).
         metric: one of :data:`TUNE_METRICS`; by default ``"f1"``, or ``"recall_at_precision"``
             when ``target_precision`` is given (a target without a metric means that metric).
@@ -174,14 +183,21 @@ def tune_thresholds(
         raise ValueError(f"target_precision is used only by metric='recall_at_precision', "
                          f"not by metric={metric!r}: leave metric out, or pass "
                          f"metric='recall_at_precision'")
-    sc = Scored(scores, labels, None)
-    xp = sc.xp
-    s, y = sc.s, sc.y
-    num_labels = s.shape[1]
-    # (1, -1): the batch size may be unknown (traced).
-    rows_s = xp.reshape(s, (1, -1)) if shared else transposed(xp, s)
-    rows_y = xp.reshape(y, (1, -1)) if shared else transposed(xp, y)
-    cuts = Cuts(xp, rows_s, rows_y, None, sc.dtype)
+    sc: Scored | StateScores
+    if isinstance(scores, CurveState):  # from a stream: the state's bins are the cut table
+        sc = StateScores(scores, labels, None, "tune_thresholds")
+        xp = sc.xp
+        num_labels = scores.num_labels
+        cuts = sc.cuts("micro" if shared else "macro")
+    else:
+        sc = Scored(scores, labels, None)
+        xp = sc.xp
+        s, y = sc.s, sc.y
+        num_labels = s.shape[1]
+        # (1, -1): the batch size may be unknown (traced).
+        rows_s = xp.reshape(s, (1, -1)) if shared else transposed(xp, s)
+        rows_y = xp.reshape(y, (1, -1)) if shared else transposed(xp, y)
+        cuts = Cuts(xp, rows_s, rows_y, None, sc.dtype)
     if constrained:
         objective, feasible = feasible_recall(cuts, target)
     else:
@@ -197,14 +213,20 @@ def tune_thresholds(
     # A label without positives is never predicted (cut n), whatever the metric's ties.
     nothing = xp.zeros_like(chosen) + index[:, -1:]
     chosen = xp.where(xp.reshape(cuts.pos, (-1, 1)) > 0, chosen, nothing)
-    thresholds = _threshold_of_cut(xp, cuts.s, chosen, sc.scores_dtype)
+    if isinstance(sc, StateScores):
+        # The chosen bin's left edge: a score is predicted iff its bin is at or above it.
+        inf = xp.full_like(cuts.s[:, :1], math.inf)
+        thresholds = take(xp, xp.concat([cuts.s, inf], axis=1), chosen)[:, 0]
+    else:
+        thresholds = _threshold_of_cut(xp, cuts.s, chosen, sc.scores_dtype)
     values = take(xp, objective, chosen)[:, 0]
     if sc.eager:
-        _warn_degenerate(xp, cuts, feasible if constrained else None, shared)
+        _warn_degenerate(xp, cuts, feasible if constrained else None, shared,
+                         constant_check=not isinstance(sc, StateScores))
     if shared:
         thresholds = xp.broadcast_to(thresholds, (num_labels,))
         values = xp.reshape(values, ())
-    if len(sc.shape) == 1:
+    if len(sc.shape) == 1:  # (B,) scores (a state is always per label)
         thresholds = xp.reshape(thresholds, ())
         values = xp.reshape(values, ())
     values = sc.out(values)
@@ -230,7 +252,8 @@ def _threshold_of_cut(xp: Namespace, sorted_scores: Array, chosen: Array, out_dt
     return threshold[:, 0]
 
 
-def _warn_degenerate(xp: Namespace, cuts: Cuts, feasible: Array | None, shared: bool) -> None:
+def _warn_degenerate(xp: Namespace, cuts: Cuts, feasible: Array | None, shared: bool,
+                     constant_check: bool = True) -> None:
     def which(mask: Array) -> str:
         return "the pooled labels" if shared else f"label(s) {_labels_list(xp, mask)}"
 
@@ -239,7 +262,7 @@ def _warn_degenerate(xp: Namespace, cuts: Cuts, feasible: Array | None, shared: 
         warn(f"{which(no_positive)}: no positive example in the tuning data; threshold set to "
               "+inf (never predicted).")
     constant = xp.logical_and(cuts.s[:, 0] == cuts.s[:, -1], cuts.pos > 0)
-    if bool(xp.any(constant)):
+    if constant_check and bool(xp.any(constant)):
         warn(f"{which(constant)}: constant scores; the threshold can only predict all or "
               "none of the examples.")
     if feasible is not None:

@@ -192,3 +192,43 @@ def test_swapped_torch_arguments_are_named(name: str) -> None:
     # Gradients with respect to leaf labels (soft labels being learned) are legitimate.
     leaf = torch.full((4, 3), 0.5, requires_grad=True)
     assert torch.isfinite(fn(torch.full((4, 3), 0.1), leaf))
+
+
+def _differentiate_labels(library: str, fn: Any, logits: np.ndarray, labels: np.ndarray) -> Any:
+    """The gradient of ``fn(logits, labels)`` with respect to ``labels`` only (``logits``
+    constant): the metadata of a model's output passed as the labels."""
+    if library == "jax":
+        import jax
+
+        return jax.grad(lambda y: fn(jax.numpy.asarray(logits), y))(jax.numpy.asarray(labels))
+    import tensorflow as tf
+
+    y = tf.constant(labels)
+    with tf.GradientTape() as tape:
+        tape.watch(y)
+        out = fn(tf.constant(logits), y)
+    return tape.gradient(out, y)
+
+
+@pytest.mark.parametrize("library", ["jax", "tensorflow"])
+def test_swapped_arguments_from_keras_are_named_on_jax_and_tensorflow(library: str) -> None:
+    """Under ``jax.grad`` (a tracer being differentiated) or a recording ``GradientTape``, a
+    differentiated ``labels`` next to constant ``logits`` raises when Keras is the caller (a
+    core function given to ``keras.Model.compile``, whose frames are in module ``keras.*``),
+    and stays legitimate in a user's own code (a gradient with respect to soft labels)."""
+    from tests.support import selected_backends
+
+    if library not in selected_backends():
+        pytest.skip(f"{library} not in METRICLOSS_BACKENDS")
+    pytest.importorskip(library)
+    z, y = Z.astype(np.float32), np.full((B, L), 0.5, dtype=np.float32)
+    grad = _differentiate_labels(library, ml.sigmoid_f1_loss, z, y)  # no Keras: no error
+    assert np.all(np.isfinite(np.asarray(grad)))
+    keras_frame: dict[str, Any] = {"__name__": "keras.src.losses.loss"}  # Keras' wrapper
+    exec("def call(fn, y_true, y_pred):\n    return fn(y_true, y_pred)\n", keras_frame)
+
+    def through_keras(logits: Any, labels: Any) -> Any:
+        return keras_frame["call"](ml.sigmoid_f1_loss, logits, labels)
+
+    with pytest.raises(TypeError, match=r"look swapped.*Keras class of the same name"):
+        _differentiate_labels(library, through_keras, z, y)

@@ -18,11 +18,11 @@ __all__ = ["ALL_CASES", "ALL_STUDIES", "Case", "Shape", "Study", "shape_label"]
 
 
 def _collect() -> tuple[list[Case], list[Study]]:
-    from benchmarks.cases import baselines, confusion, crossentropy, global_objectives
+    from benchmarks.cases import baselines, confusion, crossentropy, global_objectives, streaming
 
     cases: list[Case] = []
     studies: list[Study] = []
-    for module in (confusion, crossentropy, global_objectives, baselines):
+    for module in (confusion, crossentropy, global_objectives, baselines, streaming):
         cases.extend(module.CASES)
         studies.extend(getattr(module, "STUDIES", []))
     return cases, studies

@@ -41,6 +41,29 @@ def is_eager(x: Array) -> bool:
         return False
 
 
+def _differentiated_types() -> tuple[type, ...]:
+    found: list[type] = []
+    try:  # JAX's own module: the linearize tracer of jax.grad is not re-exported
+        from jax._src.interpreters import ad as _ad
+    except ImportError:  # pragma: no cover - a JAX that moved it
+        from jax.interpreters import ad as _ad  # type: ignore[no-redef]
+    for name in ("JVPTracer", "LinearizeTracer"):
+        cls = getattr(_ad, name, None)
+        if isinstance(cls, type):
+            found.append(cls)
+    return tuple(found)
+
+
+_DIFFERENTIATED = _differentiated_types()
+
+
+def looks_swapped(logits: Array, labels: Array) -> bool:
+    """``labels`` is being differentiated (a JVP or linearize tracer: a model's output under
+    ``jax.grad``/``value_and_grad``, as in Keras' JAX train step) and ``logits`` is not: what
+    ``keras.Model.compile(loss=core_function)`` passes. Metadata only (tracer types)."""
+    return isinstance(labels, _DIFFERENTIATED) and not isinstance(logits, _DIFFERENTIATED)
+
+
 def assert_all(ok: Array, message: str) -> None:
     """``jax.experimental.checkify.check``: staged into the traced function; the caller wraps
     it with ``checkify.checkify`` and calls ``err.throw()`` (a traced function holding a check
@@ -53,3 +76,11 @@ def eager_min_max(x: Array) -> tuple[float, float]:
     JAX dispatch per operation); NaN propagates."""
     a = np.asarray(x)
     return float(a.min()), float(a.max())
+
+
+def segment_sum(data: Array | None, ids: Array, num_segments: int, dtype: Any) -> Array:
+    """``jax.ops.segment_sum`` (jittable: ``num_segments`` is static)."""
+    import jax.numpy as jnp
+
+    values = jnp.ones(ids.shape, dtype=dtype) if data is None else data.astype(dtype)
+    return jax.ops.segment_sum(values, ids, num_segments=num_segments)

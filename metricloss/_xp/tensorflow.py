@@ -503,6 +503,24 @@ def is_eager(x: Array) -> builtins.bool:
     return "GPU" not in (x.device or "").upper()
 
 
+def _recorded(x: Array) -> builtins.bool:
+    """Whether an active ``GradientTape`` records operations on ``x`` (eager or traced)."""
+    try:
+        from tensorflow.python.eager import record
+    except ImportError:  # pragma: no cover - a TensorFlow that moved it
+        return False
+    return builtins.bool(record.should_record_backprop([x]))
+
+
+def looks_swapped(logits: Array, labels: Array) -> builtins.bool:
+    """A ``GradientTape`` records ``labels`` (a model's output, as in Keras' TensorFlow train
+    step) but not ``logits``: what ``keras.Model.compile(loss=core_function)`` passes. Metadata
+    only (the tape set), eager or while tracing a ``tf.function``."""
+    if not isinstance(labels, (tf.Tensor, tf.Variable)) or not _recorded(labels):
+        return False
+    return not (isinstance(logits, (tf.Tensor, tf.Variable)) and _recorded(logits))
+
+
 def assert_all(ok: Array, message: str) -> None:
     """``tf.debugging.Assert``: inside ``tf.function`` automatic control dependencies keep it
     in the graph and it raises ``InvalidArgumentError`` carrying ``message`` when run. XLA
@@ -517,3 +535,10 @@ def eager_min_max(x: Array) -> tuple[builtins.float, builtins.float]:
 
     a = np.asarray(x.numpy())
     return builtins.float(a.min()), builtins.float(a.max())
+
+
+def segment_sum(data: Array | None, ids: Array, num_segments: builtins.int, dtype: Any
+                ) -> Array:
+    """``tf.math.unsorted_segment_sum`` (XLA-compilable)."""
+    values = tf.ones_like(ids, dtype=dtype) if data is None else tf.cast(data, dtype)
+    return tf.math.unsorted_segment_sum(values, ids, num_segments)

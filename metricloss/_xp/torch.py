@@ -82,3 +82,12 @@ def eager_min_max(x: Array) -> tuple[float, float]:
         x = x.to(torch.uint8)
     lo, hi = torch.aminmax(x.detach())
     return float(lo), float(hi)
+
+
+def segment_sum(data: Array | None, ids: Array, num_segments: int, dtype: Any) -> Array:
+    """``Tensor.index_add`` into zeros (out of place: traceable by ``torch.compile``)."""
+    ids = ids.to(torch.int64)
+    values = (torch.ones(ids.shape, dtype=dtype, device=ids.device) if data is None
+              else data.to(dtype))
+    out = torch.zeros(num_segments, dtype=dtype, device=ids.device)
+    return out.index_add(0, ids, values)

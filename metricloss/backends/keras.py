@@ -22,30 +22,34 @@ the array namespace itself):
 - ``get_config``/``from_config`` and ``keras.saving`` registration (package ``"metricloss"``).
 
 **The constrained losses** (recall at precision, precision at recall, the two rate losses,
-PR-AUC) own state: a trainable dual variable per label (per label and anchor for PR-AUC, plus a
-trainable bias) and the non-trainable running label priors. A ``keras.losses.Loss`` cannot own
-variables, so these classes are ``keras.layers.Layer`` s (that are also ``keras.losses.Loss``
-instances, so that ``compile`` hands them ``sample_weight``). The model must track them, so
-that its optimizer trains the duals and ``fit`` updates the priors; :func:`attach` does that in
-one line::
+PR-AUC) own state: a dual variable per label (per label and anchor for PR-AUC, plus a
+trainable bias) and the running label priors. A ``keras.losses.Loss`` cannot own variables,
+so these classes are ``keras.layers.Layer`` s (that are also ``keras.losses.Loss`` instances,
+so that ``compile`` hands them ``sample_weight``). By default the loss moves its duals itself:
+they are non-trainable variables, and after each training-mode call it stores one projected
+ascent step on the constraint's violation (``dual_update``, ``dual_rate``, ``dual_max``; see
+:mod:`metricloss.backends._state`), whatever the model's optimizer. The model must track the
+loss, so that ``fit`` updates its state (on JAX through the model's non-trainable variables)
+and ``model.save`` keeps it; :func:`attach` does that in one line::
 
-    loss = PrecisionAtRecallLoss(target_recall=0.98, from_logits=True)
+    loss = PrecisionAtRecallLoss(target_recall=0.98, from_logits=True)  # num_labels: inferred
     model = attach(model, loss)            # a keras.Model that owns the loss's variables
-    model.compile(optimizer="sgd")         # the attached loss is the default loss
-    model.fit(x, y)                        # one optimizer: descends on the weights, ascends on λ
+    model.compile(optimizer="adam")        # the attached loss is the default loss
+    model.fit(x, y, callbacks=[HeldOutDualUpdate((x_val, y_val))])  # optional held-out steps
     model.save("m.keras"); keras.saving.load_model("m.keras")  # duals and priors restored
 
-A constrained loss that no model tracks raises on first use (training with frozen duals would
-silently optimise the wrong objective). The same attached model works in a hand-written
-``tf.GradientTape`` loop: take the gradient with respect to ``model.trainable_variables``,
-which holds the duals.
+A constrained loss that no model tracks raises on first use, naming :func:`attach`. The same
+attached model works in a hand-written ``tf.GradientTape`` loop (call the loss in training
+mode; take the gradient with respect to ``model.trainable_variables``).
 
 Do not pass the core functions to ``model.compile(loss=...)``: Keras would call them as
-``f(y_true, y_pred)``, the reverse of the core's ``(logits, labels)``.
+``f(y_true, y_pred)``, the reverse of the core's ``(logits, labels)``; the core raises a
+``TypeError`` naming the Keras class at the first training step, on every backend.
 """
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -56,6 +60,7 @@ from keras import ops
 import metricloss as _ml
 from metricloss import confusion as _confusion
 from metricloss import crossentropy as _crossentropy
+from metricloss import streaming as _streaming
 from metricloss._checks import check_bool, check_integer, check_number
 from metricloss.backends import _state
 
@@ -63,6 +68,7 @@ __all__ = [
     "AnyLoss",
     "ConfusionMetricLoss",
     "FalsePositiveRateAtTruePositiveRateLoss",
+    "HeldOutDualUpdate",
     "ModelWithLoss",
     "MultilabelCategoricalCrossentropy",
     "PrecisionAtRecallLoss",
@@ -169,6 +175,24 @@ def _config_value(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_config_value(v) for v in value]
     return [float(v) for v in ops.convert_to_numpy(value).reshape(-1)]
+
+
+_KERAS_KEYWORDS = {"from_logits": False, "reduction": "sum_over_batch_size", "name": None,
+                   "dtype": None}
+
+
+def _keras_signature(spec: _state.LossSpec, positional: Sequence[str] = (),
+                     extra: dict[str, Any] | None = None) -> inspect.Signature:
+    """The constructor's real signature (for ``help()`` and ``inspect``): ``positional`` first
+    (positional or keyword), then the shared spec's keywords (Keras' ``reduction`` in place of
+    the core's) and Keras' own."""
+    kind = inspect.Parameter
+    params = {p.name: p for p in spec.signature().parameters.values() if p.name != "reduction"}
+    first = [params.pop(n).replace(kind=kind.POSITIONAL_OR_KEYWORD) for n in positional]
+    rest = list(params.values()) + [kind(n, kind.KEYWORD_ONLY, default=d)
+                                    for n, d in {**(extra or {}), **_KERAS_KEYWORDS}.items()]
+    required = [p for p in rest if p.default is kind.empty]
+    return inspect.Signature(first + required + [p for p in rest if p not in required])
 
 
 # --------------------------------------------------------------------------------------------
@@ -453,6 +477,7 @@ for _name, _summary in _BASELINES.items():
         _fn = _state.SPECS[_name].function_name
         globals()[_name] = _register(type(_name, (_BaselineLoss,), {
             "__module__": __name__, "__qualname__": _name,
+            "__signature__": _keras_signature(_state.SPECS[_name]),
             "__doc__": f"{_summary}\n\n    Keras form of :func:`metricloss.{_fn}` (its "
                        f"keywords); ``sample_weight`` goes into its ``weights``, ``\"none\"`` "
                        f"gives the per-element loss.\n    "}))
@@ -464,39 +489,51 @@ def _loss_only(out: Any) -> Any:
     return out[0] if isinstance(out, tuple) else out
 
 
-# --------------------------------------------------------------------------------------------
-# Constrained losses (Layer + Loss: they own trainable duals and non-trainable priors)
+# Constrained losses (Layer + Loss: they own their duals and the running label priors)
 # --------------------------------------------------------------------------------------------
 
 
 class _ConstrainedLoss(keras.layers.Layer, keras.losses.Loss):
     """Shared by the constrained losses: variables and forward from the framework-free
-    :mod:`metricloss.backends._state` (``dual_value → core loss → update_label_priors``)."""
+    :mod:`metricloss.backends._state` (``λ → core loss → update_label_priors → dual_step``)."""
 
-    def __init__(self, *, num_labels: int = 1, dual_rate_factor: float = 0.1,
-                 lambdas_init: float = 1.0, from_logits: bool = False,
-                 reduction: Any = "sum_over_batch_size", name: str | None = None,
-                 dtype: Any = None, **core_kwargs: Any) -> None:
+    def __init__(self, *, num_labels: int | None = None, lambdas_init: float = 1.0,
+                 from_logits: bool = False, reduction: Any = "sum_over_batch_size",
+                 name: str | None = None, dtype: Any = None, **core_kwargs: Any) -> None:
         keras.layers.Layer.__init__(self, name=name, dtype=dtype or "float32", autocast=False)
         self._spec = _state.SPECS[type(self).__name__]
         self.reduction = _check_reduction(reduction)
         self.from_logits = check_bool("from_logits", from_logits)
         self.lambdas_init = float(check_number("lambdas_init", lambdas_init, low=0.0))
         core_kwargs.pop("reduction", None)
-        self._config = self._spec.configure(
-            num_labels=num_labels, dual_rate_factor=dual_rate_factor,
-            reduction=_REDUCTIONS[self.reduction], **core_kwargs)
+        self._config = self._spec.configure(num_labels=num_labels,
+                                            reduction=_REDUCTIONS[self.reduction],
+                                            **core_kwargs)
         self._attached = False
         self._training = True
-        for var in self._spec.variables(self._config):
+        self._num_labels: int | None = None
+        if num_labels is not None:
+            self._create_variables(num_labels)
+
+    def _create_variables(self, num_labels: int) -> None:
+        """The loss's variables for ``num_labels`` labels (at construction when it is given,
+        else from the first ``y_pred``, symbolic or not)."""
+        for var in self._spec.variables(self._config, num_labels=num_labels):
             initial = self.lambdas_init if var.is_dual else var.initial_value
             setattr(self, var.name, self.add_weight(
                 name=var.name, shape=var.shape, trainable=var.trainable,
                 initializer=keras.initializers.Constant(initial)))
+        self._num_labels = num_labels
         self.built = True
+
+    def _build_for(self, y_pred: Any) -> None:
+        if self._num_labels is None:
+            self._create_variables(_state.num_labels_of(self._spec, y_pred))
 
     def __getattr__(self, name: str) -> Any:
         # The configuration reads as attributes (loss.target_recall, loss.num_labels, ...).
+        if name == "num_labels" and self.__dict__.get("_num_labels") is not None:
+            return self.__dict__["_num_labels"]
         config = self.__dict__.get("_config")
         if config is not None and name in config:
             return config[name]
@@ -509,33 +546,72 @@ class _ConstrainedLoss(keras.layers.Layer, keras.losses.Loss):
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None,
                  training: bool | None = None) -> Any:
+        self._build_for(y_pred)
         return keras.layers.Layer.__call__(self, y_true, y_pred, sample_weight=sample_weight,
                                            training=training)
+
+    def _inputs(self, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+        logits = _logits(y_pred, self.from_logits, self.variable_dtype)
+        if self.from_logits:
+            _warn_if_probabilities(self, logits)
+        return logits, _match_rank(_tensor(y_true), logits)
+
+    def _values(self) -> dict[str, Any]:
+        return {v.name: _read(getattr(self, v.name))
+                for v in self._spec.variables(self._config, num_labels=self._num_labels)}
 
     def call(self, y_true: Any, y_pred: Any, sample_weight: Any = None,
              training: bool | None = None) -> Any:
         if not self._attached:
             raise RuntimeError(
-                f"{type(self).__name__} owns trainable dual variables and running label "
-                f"priors, which only a model that tracks the loss trains and updates. Attach "
-                f"it first: `model = metricloss.backends.keras.attach(model, loss)`, then "
-                f"`model.compile(optimizer=...)` (the attached loss is the default loss). "
-                f"Training without it would keep the duals frozen.")
-        dtype = self.variable_dtype
-        logits = _logits(y_pred, self.from_logits, dtype)
-        if self.from_logits:
-            _warn_if_probabilities(self, logits)
-        labels = _match_rank(_tensor(y_true), logits)
+                f"{type(self).__name__} owns state (its dual variables and running label "
+                f"priors) that only a model tracking the loss updates, saves and restores. "
+                f"Attach it first: `model = metricloss.backends.keras.attach(model, loss)`, "
+                f"then `model.compile(optimizer=...)` (the attached loss is the default loss).")
+        logits, labels = self._inputs(y_true, y_pred)
         training = self._training if training is None else training
-        variables = {v.name: _read(getattr(self, v.name))
-                     for v in self._spec.variables(self._config)}
-        out = _state.forward(self._spec, self._config, variables, logits, labels,
+        out = _state.forward(self._spec, self._config, self._values(), logits, labels,
                              stop_gradient=ops.stop_gradient, training=training,
-                             return_aux=False, weights=_weights(sample_weight, dtype))
+                             return_aux=False,
+                             weights=_weights(sample_weight, self.variable_dtype))
         if out.label_priors is not None:
             self.label_prior_counts.assign(out.label_priors.counts)
             self.label_prior_weight_sum.assign(out.label_priors.weight_sum)
+        if out.duals is not None:  # loss-owned dynamics: one dual step per training call
+            self.duals.assign(ops.cast(out.duals, self.duals.dtype))
         return out.loss
+
+    def update_duals(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        """One dual step from held-out data: ``λ ← dual_step(λ, constraint_violation(...))``.
+
+        ``y_pred`` is the model's output on a validation batch or a whole validation pass
+        (``model.predict(x_val)``; probabilities unless ``from_logits=True``), ``y_true`` its
+        labels, ``sample_weight`` ``(B,)`` or ``(B, L)`` weights. The violation is measured at
+        the decision rule (``dual_update="proxy"``) or with the surrogate bounds
+        (``"surrogate"``), with the stored label priors; no model gradient, the priors and the
+        model's weights stay as they are. :class:`HeldOutDualUpdate` calls it at each epoch's
+        end. ``TypeError`` with ``dual_update="gradient_reversal"`` (the model's optimizer moves
+        the duals there).
+
+        Returns:
+            The new ``λ`` (a backend tensor).
+
+        Example:
+            >>> loss.update_duals(y_val, model.predict(x_val, verbose=0))  # doctest: +SKIP
+        """
+        self._build_for(y_pred)
+        logits, labels = self._inputs(y_true, y_pred)
+        new = _state.held_out_duals(self._spec, self._config, self._values(), logits, labels,
+                                    stop_gradient=ops.stop_gradient,
+                                    weights=_weights(sample_weight, self.variable_dtype))
+        self.duals.assign(ops.cast(new, self.duals.dtype))
+        return self.lambdas
+
+    @property
+    def owns_duals(self) -> bool:
+        """Whether the loss moves its duals itself (``dual_update`` ``"proxy"`` or
+        ``"surrogate"``): they are then non-trainable variables, never seen by an optimizer."""
+        return self._spec.owns_duals(self._config)
 
     @property
     def lambdas(self) -> Any:
@@ -556,7 +632,8 @@ class _ConstrainedLoss(keras.layers.Layer, keras.losses.Loss):
 
     def get_config(self) -> dict[str, Any]:
         config = {k: _config_value(v) for k, v in self._config.items() if k != "reduction"}
-        config.update(name=self.name, dtype=self.dtype_policy.name,
+        config.update(num_labels=self._num_labels,  # as inferred from the first batch
+                      name=self.name, dtype=self.dtype_policy.name,
                       lambdas_init=self.lambdas_init, from_logits=self.from_logits,
                       reduction=self.reduction)
         return config
@@ -572,14 +649,29 @@ class _ConstrainedLoss(keras.layers.Layer, keras.losses.Loss):
 _CONSTRAINED_DOC = """{summary}
 
     Keras form of :func:`metricloss.{function}`: ``loss(y_true, y_pred, sample_weight)``.
-    Owns its dual variables ``duals`` (trainable, one per label{per_anchor}, initial
-    ``lambdas_init``; ``λ = |v|`` in gradient-reversal form, so the model's optimizer ascends
-    on them at ``dual_rate_factor`` times its rate){biases} and, unless ``label_priors`` is
-    given, the running label priors ``label_prior_counts``/``label_prior_weight_sum``
-    (non-trainable; advanced by ``fit``, frozen by ``evaluate``/``predict``). Use it through
-    :func:`attach`. Keywords: the core function's (``surrogate``, ``label_priors``, ...) plus
-    ``num_labels`` (default 1), ``dual_rate_factor`` (0.1), ``from_logits`` (False),
-    ``reduction`` (Keras' names; ``"none"``: the per-element loss).
+    Use it through :func:`attach` (``model = attach(model, loss)``, then
+    ``model.compile(optimizer=...)``): the model then tracks the loss's variables, updates them
+    in ``fit`` and saves them.
+
+    **The loss owns its duals** ``λ`` (one per label{per_anchor}, initial ``lambdas_init``):
+    with ``dual_update="proxy"`` (default) or ``"surrogate"`` they are non-trainable variables,
+    and after each training-mode call (``fit``, a training step) the loss itself stores
+    ``dual_step(λ, constraint_violation(...), rate=dual_rate, max_value=dual_max)``: projected
+    ascent on the constraint's violation at the decision rule (proxy) or of its surrogate
+    bounds, whatever the model's optimizer, learning rate or weight decay. No optimizer ever
+    sees them. ``dual_source="held_out"`` takes the steps from :meth:`update_duals` only
+    (:class:`HeldOutDualUpdate` calls it from validation data at each epoch's end).
+    ``dual_update="gradient_reversal"`` keeps the original library's recipe: trainable duals
+    that the model's optimizer ascends on at ``dual_rate_factor`` times its rate (under SGD).
+    {biases}Unless ``label_priors`` is given, the running label priors
+    ``label_prior_counts``/``label_prior_weight_sum`` (non-trainable) advance in ``fit`` and
+    stay in ``evaluate``/``predict``.
+
+    Keywords: the core function's (``surrogate``, ``label_priors``, ...) plus ``num_labels``
+    (default: ``y_pred.shape[-1]`` of the first batch), ``dual_update``, ``dual_rate`` (0.5, λ
+    per unit of violation), ``dual_max`` (100), ``dual_source``, ``dual_rate_factor`` (0.1,
+    gradient reversal only), ``lambdas_init`` (1.0), ``from_logits`` (False), ``reduction``
+    (Keras' names; ``"none"``: the per-element loss).
 """
 
 
@@ -609,9 +701,17 @@ def _constrained(name: str, target: str | None, summary: str) -> type:
     doc = _CONSTRAINED_DOC.format(
         summary=summary, function=spec.function_name,
         per_anchor=" and anchor" if spec.has_biases else "",
-        biases=", the per-anchor ``biases`` (trainable, initial 0)" if spec.has_biases else "")
+        biases="The per-anchor ``biases`` are trainable (initial 0), trained by the model's "
+               "optimizer. " if spec.has_biases else "")
+    signature = _keras_signature(
+        spec, ("precision_range", "num_anchors") if target is None else (target,),
+        {"lambdas_init": 1.0})
+    __init__.__signature__ = signature.replace(parameters=[  # type: ignore[union-attr]
+        inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        *signature.parameters.values()])
     cls = type(name, (_ConstrainedLoss,), {"__init__": __init__, "__doc__": doc,
-                                           "__module__": __name__, "__qualname__": name})
+                                           "__module__": __name__, "__qualname__": name,
+                                           "__signature__": signature})
     return _register(cls)
 
 
@@ -634,19 +734,28 @@ PrecisionRecallAUCLoss = _constrained(
 
 
 # --------------------------------------------------------------------------------------------
-# Attaching a constrained loss to a model
+# Attaching a constrained loss to a model; held-out dual steps
 # --------------------------------------------------------------------------------------------
+
+
+def _output_shape(model: Any) -> Any:
+    """The model's output shape where Keras knows it without a call (one output), else None."""
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError):
+        return None
+    return tuple(outputs[0].shape) if isinstance(outputs, list) and len(outputs) == 1 else None
 
 
 @_register
 class ModelWithLoss(keras.Model):
     """A model together with the constrained loss that trains it (made by :func:`attach`).
 
-    Calls ``model`` unchanged; tracks ``loss`` so that its duals (and PR-AUC biases) are in
-    ``trainable_variables`` (the compiled optimizer trains them, with the model's weights) and
-    its label priors in ``non_trainable_variables`` (``fit`` updates them; ``evaluate`` and
-    ``predict`` do not). ``compile`` uses the attached loss unless given another. Saved and
-    loaded whole by ``model.save`` / ``keras.saving.load_model``.
+    Calls ``model`` unchanged; tracks ``loss`` so that its duals and label priors are in
+    ``non_trainable_variables`` (the loss moves them in ``fit``; ``evaluate`` and ``predict``
+    leave them; ``dual_update="gradient_reversal"``: the duals are in ``trainable_variables``)
+    and PR-AUC's biases in ``trainable_variables``. ``compile`` uses the attached loss unless
+    given another. Saved and loaded whole by ``model.save`` / ``keras.saving.load_model``.
     """
 
     def __init__(self, model: keras.Model, loss: _ConstrainedLoss, **kwargs: Any) -> None:
@@ -659,6 +768,9 @@ class ModelWithLoss(keras.Model):
         self.model = model
         self.metric_loss = loss
         loss._attached = True
+        shape = _output_shape(model)
+        if shape is not None:  # a functional model: the loss's variables exist from now on
+            loss._build_for(keras.KerasTensor(shape))
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         return self.model(inputs, training=training)
@@ -669,8 +781,8 @@ class ModelWithLoss(keras.Model):
 
     def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None,
                      sample_weight: Any = None, training: bool = True) -> Any:
-        # Keras does not tell a compiled loss whether it trains: the priors advance in
-        # train_step only (read when the step is traced, or per call when eager).
+        # Keras does not tell a compiled loss whether it trains: the priors and the duals
+        # advance in train_step only (read when the step is traced, or per call when eager).
         previous, self.metric_loss._training = self.metric_loss._training, bool(training)
         try:
             return super().compute_loss(x, y, y_pred, sample_weight, training=training)
@@ -700,9 +812,11 @@ class ModelWithLoss(keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     def build(self, input_shape: Any) -> None:
-        if not self.model.built:
-            # A symbolic call builds any model, subclassed ones included.
-            self.model(keras.tree.map_shape_structure(keras.KerasTensor, input_shape))
+        if not self.model.built or not self.metric_loss.built:
+            # A symbolic call builds any model, subclassed ones included, and gives the
+            # output shape from which the loss creates its variables.
+            out = self.model(keras.tree.map_shape_structure(keras.KerasTensor, input_shape))
+            self.metric_loss._build_for(out)
         self.built = True
 
 
@@ -712,6 +826,208 @@ def attach(model: keras.Model, loss: _ConstrainedLoss) -> ModelWithLoss:
     ``model = attach(model, PrecisionAtRecallLoss(target_recall=0.98, from_logits=True))``,
     then ``model.compile(optimizer=...)`` (the attached loss is the default loss) and
     ``model.fit(...)``. Works for Sequential, functional and subclassed models on every Keras
-    backend; ``model.save``/``keras.saving.load_model`` keep the duals and priors.
+    backend; ``model.save``/``keras.saving.load_model`` keep the duals and priors. A
+    constrained loss used without it raises ``RuntimeError`` naming this function on its first
+    call: no model would track, update or save its state.
     """
     return ModelWithLoss(model, loss)
+
+
+class HeldOutDualUpdate(keras.callbacks.Callback):
+    """Dual steps from held-out data at the end of each epoch: constraints met on validation
+    data, not only on the training batches.
+
+    At the end of every ``every``-th epoch the model predicts ``validation_data`` (no
+    gradient) and the attached constrained loss takes its dual steps from it with
+    :meth:`~RecallAtPrecisionLoss.update_duals`: one step from the whole pass
+    (``batch_size=None``), or one per consecutive slice of ``batch_size`` examples. Only the
+    duals change: the model's weights, the optimizer's state and the label priors stay as
+    they are. Build the loss with ``dual_source="held_out"`` for duals that follow the
+    held-out data alone (with the default ``"train"`` these steps come on top of the training
+    steps).
+
+    Args:
+        validation_data: ``(x, y)`` or ``(x, y, sample_weight)``, arrays (keep it apart from
+            the data that early stopping or threshold tuning reads).
+        loss: the constrained loss; default: the one :func:`attach` gave the model.
+        batch_size: ``None`` (one step per epoch from the whole pass) or the examples per
+            step; also the batch size of ``model.predict``.
+        every: take the steps every ``every`` epochs (default 1).
+
+    Example:
+        >>> loss = RecallAtPrecisionLoss(0.8, dual_source="held_out",
+        ...                              from_logits=True)  # doctest: +SKIP
+        >>> model = attach(model, loss); model.compile(optimizer="adam")  # doctest: +SKIP
+        >>> model.fit(x, y, epochs=15,
+        ...           callbacks=[HeldOutDualUpdate((x_val, y_val))])  # doctest: +SKIP
+
+    Reference:
+        Cotter et al., "Training Well-Generalizing Classifiers for Fairness Metrics and Other
+        Data-Dependent Constraints" (ICML 2019): constraints estimated on a separate split.
+    """
+
+    def __init__(self, validation_data: Sequence[Any], *, loss: _ConstrainedLoss | None = None,
+                 batch_size: int | None = None, every: int = 1) -> None:
+        super().__init__()
+        if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
+            raise TypeError("validation_data must be (x, y) or (x, y, sample_weight), got "
+                            f"{type(validation_data).__name__}")
+        if loss is not None and not isinstance(loss, _ConstrainedLoss):
+            raise TypeError(f"loss must be a metricloss constrained loss, got "
+                            f"{type(loss).__name__}")
+        self.validation_data = tuple(validation_data)
+        self.loss = loss
+        self.batch_size = None if batch_size is None else check_integer("batch_size",
+                                                                        batch_size, low=1)
+        self.every = check_integer("every", every, low=1)
+
+    def _loss(self) -> _ConstrainedLoss:
+        loss = self.loss if self.loss is not None else getattr(self.model, "metric_loss", None)
+        if loss is None:
+            raise TypeError("HeldOutDualUpdate needs the constrained loss: attach it to the "
+                            "model (`model = attach(model, loss)`) or pass loss=")
+        return loss
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if (epoch + 1) % self.every:
+            return
+        loss = self._loss()
+        x, y, *weight = self.validation_data
+        sample_weight = weight[0] if weight else None
+        y_pred = self.model.predict(x, batch_size=self.batch_size, verbose=0)
+        n = len(y_pred)
+        step = n if self.batch_size is None else self.batch_size
+        for start in range(0, max(n, 1), step):
+            part = slice(start, start + step)
+            loss.update_duals(y[part], y_pred[part],
+                              None if sample_weight is None else sample_weight[part])
+
+
+# ============================================================================================
+# Streaming evaluation (issue 22): Keras metrics over a CurveState
+# ============================================================================================
+
+
+class _CurveMetric(keras.metrics.Metric):
+    """Shared by the streaming metrics: the :class:`metricloss.CurveState` as two metric
+    variables (``positives``/``negatives`` ``(num_labels, num_bins)``, float32, aggregated by
+    sum across replicas), updated and read through the core."""
+
+    _metric = "average_precision"
+
+    def __init__(self, num_labels: int = 1, *, average: str = "macro",
+                 num_bins: int = _streaming.DEFAULT_NUM_BINS, from_logits: bool = False,
+                 name: str | None = None, dtype: Any = None,
+                 target_precision: float | None = None) -> None:
+        super().__init__(name=name, dtype=dtype or "float32")
+        self.num_labels = check_integer("num_labels", num_labels, low=1)
+        self.num_bins = check_integer("num_bins", num_bins, low=2)
+        self.average = average
+        self.target_precision = target_precision
+        self.from_logits = check_bool("from_logits", from_logits)
+        _streaming.check_state_metric(self._metric, average, target_precision)
+        shape = (self.num_labels, self.num_bins)
+        self.positives = self.add_variable(shape=shape, initializer="zeros", dtype=self.dtype,
+                                           aggregation="sum", name="positives")
+        self.negatives = self.add_variable(shape=shape, initializer="zeros", dtype=self.dtype,
+                                           aggregation="sum", name="negatives")
+
+    def _state(self) -> Any:
+        return _ml.CurveState(_tensor(self.positives.value), _tensor(self.negatives.value))
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Add a batch: ``y_pred`` probabilities (or logits with ``from_logits=True``),
+        ``y_true`` 0/1, ``sample_weight`` per example ``(B,)``."""
+        y_pred = _tensor(y_pred, self.dtype)
+        if self.from_logits:
+            logits = y_pred
+        else:
+            # Unclipped, so that no two probabilities fall in one bin by clipping: 0 and 1
+            # give -inf and +inf, the end bins.
+            kept = getattr(y_pred, "_keras_logits", None)
+            logits = (_tensor(kept, self.dtype) if kept is not None
+                      else ops.log(y_pred) - ops.log1p(-y_pred))
+        labels = _match_rank(_tensor(y_true), logits)
+        weights = None
+        if sample_weight is not None:
+            weights = _tensor(sample_weight, self.dtype)
+            if len(weights.shape) == 2 and len(logits.shape) == 2 and weights.shape[1] != 1:
+                raise ValueError("sample_weight must be one weight per example, (B,) or "
+                                 f"(B, 1), got shape {tuple(weights.shape)}")
+        state = _ml.curve_state_update(self._state(), logits, labels, weights=weights)
+        self.positives.assign(state.positives)
+        self.negatives.assign(state.negatives)
+
+    def result(self) -> Any:
+        return _streaming.state_metric(self._state(), self._metric, average=self.average,
+                                          target_precision=self.target_precision)
+
+    def reset_state(self) -> None:
+        shape = (self.num_labels, self.num_bins)  # two arrays: JAX donates each buffer once
+        self.positives.assign(ops.zeros(shape, dtype=self.dtype))
+        self.negatives.assign(ops.zeros(shape, dtype=self.dtype))
+
+    def merge_state(self, metrics: Sequence[Any]) -> None:
+        """Add the states of other instances of this metric (e.g. one per worker)."""
+        for other in metrics:
+            if not isinstance(other, _CurveMetric) or (
+                    (other.num_labels, other.num_bins) != (self.num_labels, self.num_bins)):
+                raise ValueError(f"merge_state takes metrics of the same kind and shape "
+                                 f"(num_labels={self.num_labels}, num_bins={self.num_bins}), "
+                                 f"got {other!r}")
+            merged = _ml.curve_state_merge(self._state(), other._state())
+            self.positives.assign(merged.positives)
+            self.negatives.assign(merged.negatives)
+
+    @property
+    def state(self) -> Any:
+        """The :class:`~metricloss.CurveState` (backend tensors): pass it to
+        ``metricloss.tune_thresholds`` for the thresholds of the stream."""
+        return self._state()
+
+    def get_config(self) -> dict[str, Any]:
+        config = {**super().get_config(), "num_labels": self.num_labels,
+                  "average": self.average, "num_bins": self.num_bins,
+                  "from_logits": self.from_logits}
+        if self.target_precision is not None:
+            config["target_precision"] = self.target_precision
+        return config
+
+
+_CURVE_DOC = """{summary}
+
+    Streams: the :class:`metricloss.CurveState` of every batch since ``reset_state`` (two
+    float32 variables of shape ``(num_labels, num_bins)``, summed across replicas under
+    ``tf.distribute``); ``result()`` reads :func:`metricloss.{function}` off it. Use in
+    ``model.compile(metrics=[...])`` on any Keras backend. ``from_logits=False`` (default):
+    ``y_pred`` holds probabilities (turned into logits without clipping). Keywords:
+    ``num_labels`` (default 1), ``average`` (``macro``, ``micro``, {weighted}``none``),
+    ``num_bins`` (1024), ``from_logits``{extra}. ``merge_state``, ``reset_state``,
+    ``get_config``; :attr:`state` for ``metricloss.tune_thresholds(metric.state)``.
+"""
+
+
+def _curve_metric(name: str, metric: str, summary: str, function: str) -> type:
+    doc = _CURVE_DOC.format(summary=summary, function=function,
+                            weighted="" if metric == "tuned_f1" else "``weighted``, ",
+                            extra=", ``target_precision`` (required)"
+                            if metric == "recall_at_precision" else "")
+    cls = type(name, (_CurveMetric,), {"_metric": metric, "__doc__": doc,
+                                       "__module__": __name__, "__qualname__": name})
+    __all__.append(name)
+    return _register(cls)
+
+
+AveragePrecision = _curve_metric(
+    "AveragePrecision", "average_precision",
+    "Average precision (scikit-learn's, per label) of the stream.", "average_precision_score")
+ROCAUC = _curve_metric("ROCAUC", "roc_auc", "Area under the ROC curve of the stream.",
+                       "roc_auc_score")
+RecallAtPrecision = _curve_metric(
+    "RecallAtPrecision", "recall_at_precision",
+    "The highest recall at precision ≥ ``target_precision`` of the stream.",
+    "recall_at_precision")
+TunedF1Score = _curve_metric(
+    "TunedF1Score", "tuned_f1",
+    "The F1 at each label's best threshold, tuned from the stream (the F1 the model reaches "
+    "once binarized at thresholds tuned on this data).", "streaming.state_metric")

@@ -249,6 +249,21 @@ def _priors_after(labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return (1 + (w * labels).sum(0)) / (2 + w.sum(0) * np.ones(labels.shape[1]))
 
 
+def _core_dual_step(case: str, logits: np.ndarray, labels: np.ndarray, lambdas: np.ndarray,
+                    priors: np.ndarray, weights: np.ndarray | None = None, *,
+                    estimate: str = "hard", rate: float = 0.5) -> np.ndarray:
+    """The oracle of one loss-owned dual step: the core's ``dual_step(λ,
+    constraint_violation(...))`` on NumPy float64 (default rate and bound of the adapters)."""
+    _, core, extra = CONSTRAINED[case]
+    g = metricloss.constraint_violation(
+        logits.astype("float64"), labels.astype("float64"),
+        constraint=core.__name__.removesuffix("_loss"), estimate=estimate,
+        label_priors=priors.astype("float64"),
+        weights=None if weights is None else weights.astype("float64"), **extra)
+    return np.asarray(metricloss.dual_step(lambdas.astype("float64"), g, rate=rate,
+                                           max_value=100.0))
+
+
 @pytest.mark.parametrize("case", list(CONSTRAINED))
 @pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "none"])
 def test_constrained_value_and_gradient_equal_core(case: str, reduction: str) -> None:
@@ -262,34 +277,43 @@ def test_constrained_value_and_gradient_equal_core(case: str, reduction: str) ->
     lam_shape = (L, extra["num_anchors"]) if "num_anchors" in extra else (L,)
     lambdas = np.full(lam_shape, 1.5, dtype="float32")
 
-    def core_fn(z: Any) -> Any:
-        return _core_loss(core(z, _t(labels), lambdas=_t(lambdas),
+    def core_fn(z: Any, lam: np.ndarray) -> Any:
+        return _core_loss(core(z, _t(labels), lambdas=_t(lam.astype("float32")),
                                label_priors=_t(priors.astype("float32")), weights=_t(weights),
                                reduction=core_reduction, **extra))
 
-    expected = _np(core_fn(_t(logits)))
-    np.testing.assert_allclose(_np(out), expected, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(_np(out), _np(core_fn(_t(logits), lambdas)), rtol=RTOL,
+                               atol=ATOL)
     assert _np(out).shape == ((B, L) if reduction == "none" else ())
+    # the training call took one dual step (used from the next call on)
+    stepped = _core_dual_step(case, logits, labels, lambdas, priors, weights)
+    np.testing.assert_allclose(_np(loss.lambdas), stepped, rtol=1e-5, atol=1e-6)
     if reduction != "none":
-        # training=False: the priors stay, so the call is a pure function of y_pred
+        # training=False: neither the priors nor the duals move; a pure function of y_pred
+        expected = _np(core_fn(_t(logits), stepped))
         value, grad = _value_and_grad(
             lambda z: loss(_t(labels), z, sample_weight=_t(weights), training=False), logits)
-        _, g_core = _value_and_grad(core_fn, logits)
+        _, g_core = _value_and_grad(lambda z: core_fn(z, stepped), logits)
         np.testing.assert_allclose(value, expected, rtol=RTOL, atol=ATOL)
         np.testing.assert_allclose(grad, g_core, rtol=1e-4, atol=1e-7)
         np.testing.assert_allclose(_np(loss.priors), priors, rtol=1e-6)
+        np.testing.assert_allclose(_np(loss.lambdas), stepped, rtol=1e-5, atol=1e-6)
 
 
-def test_one_sgd_step_moves_each_dual_by_rate_times_factor_times_dL_dlambda() -> None:
-    """One fit step on one full batch: Δv = η·f·∂L/∂λ (ascent), in NumPy float64."""
+def test_gradient_reversal_sgd_step_moves_each_dual_by_rate_times_factor_times_dL_dlambda(
+) -> None:
+    """dual_update="gradient_reversal" (the original recipe): one fit step on one full batch
+    moves the trainable duals by Δv = η·f·∂L/∂λ (ascent), in NumPy float64."""
     rng = np.random.default_rng(3)
     x = 3.0 * rng.normal(size=(B, 4)).astype("float32")
     labels = (rng.random((B, L)) < 0.4).astype("float32")
     labels[:, 2] = x.sum(1) > 0  # label 2 is separated by the initial model: recall is met
     eta, f, target = 0.5, 2.0, [0.95, 0.5, 0.05]
     model = _linear_model(4, L, kernel=1.0)
-    loss = mk.PrecisionAtRecallLoss(target, num_labels=L, dual_rate_factor=f, from_logits=True)
+    loss = mk.PrecisionAtRecallLoss(target, num_labels=L, dual_rate_factor=f, from_logits=True,
+                                    dual_update="gradient_reversal")
     model = mk.attach(model, loss)
+    assert any(v is loss.duals for v in model.trainable_variables)
     model.compile(optimizer=keras.optimizers.SGD(eta))
     z = model.predict(x, verbose=0).astype("float64")
     model.fit(x, labels, batch_size=B, epochs=1, shuffle=False, verbose=0)
@@ -305,44 +329,191 @@ def test_one_sgd_step_moves_each_dual_by_rate_times_factor_times_dL_dlambda() ->
     assert dual[0] > 1.0 > dual[2]
 
 
-def test_fit_trains_duals_updates_priors_and_evaluate_freezes_them() -> None:
+def test_fit_moves_owned_duals_updates_priors_and_evaluate_freezes_them() -> None:
     rng = np.random.default_rng(4)
     x = rng.normal(size=(4 * B, 4)).astype("float32")
     labels = (rng.random((4 * B, L)) < 0.3).astype("float32")
     loss = mk.RecallAtPrecisionLoss(0.9, num_labels=L, from_logits=True)
     model = mk.attach(_linear_model(4, L), loss)
     model.compile(optimizer=keras.optimizers.SGD(0.1))
-    assert any(v is loss.duals for v in model.trainable_variables)
+    # the loss owns its duals: state beside the priors, never in the optimizer's list
+    assert not any(v is loss.duals for v in model.trainable_variables)
+    assert any(v is loss.duals for v in model.non_trainable_variables)
     assert any(v is loss.label_prior_counts for v in model.non_trainable_variables)
     model.fit(x, labels, batch_size=B, epochs=2, verbose=0)
     assert not np.allclose(_np(loss.duals), 1.0)
+    duals = _np(loss.duals)
     np.testing.assert_allclose(_np(loss.label_prior_counts), 1 + 2 * labels.sum(0))
     np.testing.assert_allclose(_np(loss.label_prior_weight_sum), 2 + 2 * len(x))
     counts = _np(loss.label_prior_counts)
     model.evaluate(x, labels, batch_size=B, verbose=0)
     model.predict(x, verbose=0)
     np.testing.assert_allclose(_np(loss.label_prior_counts), counts)
+    np.testing.assert_array_equal(_np(loss.duals), duals)
 
 
-def test_sequential_and_subclassed_models_attach() -> None:
+def test_one_fit_step_under_adam_takes_the_closed_form_dual_step() -> None:
+    """A plain compile(optimizer="adam"), no num_labels: one fit step on one batch stores
+    λ = clip(1 + η·g, 0, 100), g = (α·FP − (1−α)·TP)/(π·B) counted at z > 0 (NumPy, by hand),
+    with π the running prior after the batch: the duals move whatever the optimizer."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(B, 4)).astype("float32")
+    labels = (rng.random((B, L)) < 0.4).astype("float32")
+    loss = mk.RecallAtPrecisionLoss(0.8, from_logits=True)
+    model = mk.attach(_linear_model(4, L), loss)
+    model.compile(optimizer="adam")
+    z = model.predict(x, verbose=0).astype("float64")
+    model.fit(x, labels, batch_size=B, epochs=1, shuffle=False, verbose=0)
+    predicted = z > 0
+    tp = (predicted * labels).sum(0)
+    fp = (predicted * (1 - labels)).sum(0)
+    pi = (1 + labels.sum(0)) / (2 + B)
+    g = (0.8 * fp - 0.2 * tp) / (pi * B)
+    expected = np.clip(1.0 + 0.5 * g, 0.0, 100.0)
+    assert loss.num_labels == L
+    assert not np.allclose(expected, 1.0)
+    np.testing.assert_allclose(_np(loss.lambdas), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(("case", "update"), [("recall_at_precision", "proxy"),
+                                              ("pr_auc", "surrogate")])
+def test_dual_trajectory_through_compiled_fit_equals_the_core(case: str, update: str) -> None:
+    """Four fit steps (the last batch partial: 13 of 16 rows, batch size None when traced),
+    compiled (jit_compile on TensorFlow and JAX), with sample weights: the stored duals equal
+    the core's dual_step(constraint_violation(...)) applied batch by batch in NumPy float64.
+    The model's learning rate is 0, so its logits are those of predict."""
+    x, labels = _fit_data()
+    x, labels = x[:-3], labels[:-3]
+    weights = np.random.default_rng(10).uniform(0.5, 2.0, size=len(x)).astype("float32")
+    loss = CONSTRAINED[case][0](from_logits=True, dual_update=update)
+    model = mk.attach(_linear_model(4, L), loss)
+    model.compile(optimizer=keras.optimizers.SGD(0.0), jit_compile=BACKEND != "torch")
+    z = model.predict(x, verbose=0)
+    model.fit(x, labels, sample_weight=weights, batch_size=B, epochs=1, shuffle=False,
+              verbose=0)
+    counts, total = np.ones(L), 2.0 * np.ones(L)
+    lam = np.ones(_np(loss.duals).shape)
+    for start in range(0, len(x), B):
+        part = slice(start, start + B)
+        w = weights[part].astype("float64")
+        counts, total = counts + (w[:, None] * labels[part]).sum(0), total + w.sum()
+        lam = _core_dual_step(case, z[part], labels[part], lam, counts / total, w,
+                              estimate="hard" if update == "proxy" else "surrogate")
+    assert not np.allclose(lam, 1.0)
+    np.testing.assert_allclose(_np(loss.lambdas), lam, rtol=2e-5, atol=1e-6)
+
+
+def _other_state(model: Any, loss: Any) -> list[np.ndarray]:
+    """Every variable of the model and its optimizer but the duals."""
+    return [_np(v) for v in [*model.variables, *model.optimizer.variables]
+            if v is not loss.duals]
+
+
+def test_held_out_dual_update_steps_from_validation_data_and_changes_nothing_else() -> None:
+    """HeldOutDualUpdate with dual_source="held_out": after each epoch the duals take one step
+    from the validation pass (the core's step on predict's logits and the stored priors), none
+    from the training batches, and they carry over to the next epoch (JAX: through the model's
+    state); the callback leaves the weights, the optimizer and the priors bit for bit."""
+    x, labels = _fit_data()
+    x_val, y_val = _fit_data(9)
+    loss = CONSTRAINED["precision_at_recall"][0](from_logits=True, dual_source="held_out")
+    model = mk.attach(_linear_model(4, L), loss)
+    model.compile(optimizer=keras.optimizers.Adam(0.05))
+    seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            seen.append((self.model.predict(x_val, verbose=0), _np(loss.priors),
+                         _np(loss.lambdas)))
+
+    callback = mk.HeldOutDualUpdate((x_val, y_val))
+    model.fit(x, labels, batch_size=B, epochs=2, shuffle=False, verbose=0,
+              callbacks=[callback, Record()])
+    lam = np.ones(L)
+    for z_val, priors, stored in seen:
+        lam = _core_dual_step("precision_at_recall", z_val, y_val, lam, priors)
+        np.testing.assert_allclose(stored, lam, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(lam, 1.0)
+    before = _other_state(model, loss)
+    z_val = model.predict(x_val, verbose=0)
+    callback.on_epoch_end(2)
+    for a, b in zip(before, _other_state(model, loss), strict=True):
+        np.testing.assert_array_equal(a, b)
+    expected = _core_dual_step("precision_at_recall", z_val, y_val, lam, _np(loss.priors))
+    np.testing.assert_allclose(_np(loss.lambdas), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_update_duals_needs_loss_owned_duals() -> None:
+    logits, labels, _ = _data()
+    loss = _tracked(mk.RecallAtPrecisionLoss(0.8, from_logits=True,
+                                             dual_update="gradient_reversal"))
+    with pytest.raises(TypeError, match="gradient_reversal"):
+        loss.update_duals(labels, logits)
+
+
+def test_sequential_and_subclassed_models_attach_and_infer_num_labels() -> None:
     rng = np.random.default_rng(5)
     x = rng.normal(size=(B, 4)).astype("float32")
-    labels = (rng.random((B, 1)) < 0.3).astype("float32")
+    labels = (rng.random((B, L)) < 0.3).astype("float32")
 
     class Linear(keras.Model):
         def __init__(self) -> None:
             super().__init__()
-            self.dense = keras.layers.Dense(1)
+            self.dense = keras.layers.Dense(L)
 
         def call(self, inputs: Any) -> Any:
             return self.dense(inputs)
 
-    for base in (keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)]), Linear()):
-        loss = mk.PrecisionAtRecallLoss(0.9, from_logits=True)
+    for base in (keras.Sequential([keras.Input((4,)), keras.layers.Dense(L)]), Linear()):
+        loss = mk.PrecisionAtRecallLoss(0.9, from_logits=True)  # no num_labels
         model = mk.attach(base, loss)
         model.compile(optimizer=keras.optimizers.SGD(0.1))
         model.fit(x, labels, batch_size=B, epochs=1, verbose=0)
+        assert loss.num_labels == L and loss.get_config()["num_labels"] == L
+        assert _np(loss.duals).shape == (L,)
         assert not np.allclose(_np(loss.duals), 1.0)
+
+
+def test_core_function_given_to_compile_raises_naming_the_keras_class() -> None:
+    """model.compile(loss=metricloss.sigmoid_f1_loss): Keras calls it as (y_true, y_pred);
+    fit raises the TypeError naming the Keras class, on every backend (torch: labels requiring
+    gradients; JAX: a differentiated tracer; TensorFlow: a tensor the tape records). Without a
+    gradient (evaluate alone) the swap cannot be seen: documented in docs/keras.md."""
+    x, labels = _fit_data()
+    for kwargs in ({}, {"run_eagerly": True}):
+        model = _linear_model(4, L)
+        model.compile(optimizer="sgd", loss=metricloss.sigmoid_f1_loss, **kwargs)
+        with pytest.raises(TypeError, match=r"look swapped.*SigmoidF1Loss"):
+            model.fit(x, labels, batch_size=B, epochs=1, verbose=0)
+    # The undetectable path: no gradient (evaluate alone) and outputs in [0, 1] (a sigmoid
+    # layer; other values fail the labels' range check where it runs, e.g. eager torch).
+    inp = keras.Input((4,))
+    model = keras.Model(inp, keras.layers.Dense(L, activation="sigmoid")(inp))
+    model.compile(loss=metricloss.sigmoid_f1_loss)
+    assert np.isfinite(model.evaluate(x, labels, verbose=0))
+
+
+def test_every_class_shows_its_real_keywords() -> None:
+    """inspect.signature (and so help()) of each loss class lists its keywords, no *args or
+    **kwargs; the constrained ones show the shared spec's (num_labels, dual_update, ...)."""
+    import inspect
+
+    from metricloss.backends import _state
+
+    for name in mk.__all__:
+        cls = getattr(mk, name)
+        if not (isinstance(cls, type) and issubclass(cls, keras.losses.Loss)):
+            continue
+        params = inspect.signature(cls).parameters
+        kinds = {p.kind for p in params.values()}
+        assert inspect.Parameter.VAR_POSITIONAL not in kinds, name
+        assert inspect.Parameter.VAR_KEYWORD not in kinds, name
+        assert {"from_logits", "reduction", "name"} <= set(params), name
+        spec = _state.SPECS.get(name)
+        if spec is not None and spec.constrained:
+            assert set(spec.signature().parameters) <= set(params), name
+            assert "lambdas_init" in params and "dual_update" in params
+            assert inspect.signature(cls.__init__).parameters.keys() - {"self"} == params.keys()
 
 
 def test_untracked_constrained_loss_raises_on_first_use() -> None:
@@ -414,32 +585,35 @@ def _fit_data(seed: int = 6) -> tuple[np.ndarray, np.ndarray]:
 
 def _pr_auc_model(**compile_kwargs: Any) -> tuple[Any, Any]:
     keras.utils.set_random_seed(7)
-    loss = mk.PrecisionRecallAUCLoss((0.3, 0.9), 3, num_labels=L, dual_rate_factor=2.0,
-                                     from_logits=True)
+    loss = mk.PrecisionRecallAUCLoss((0.3, 0.9), 3, from_logits=True)
     model = mk.attach(_linear_model(4, L), loss)
     model.compile(optimizer=keras.optimizers.SGD(0.2, momentum=0.5), **compile_kwargs)
     return model, loss
 
 
 def _state(model: Any) -> list[np.ndarray]:
-    return [_np(v) for v in model.variables]
+    return [_np(v) for v in [*model.variables, *model.optimizer.variables]]
 
 
-def test_save_and_load_restore_duals_priors_and_continue_identically(tmp_path: Path) -> None:
+def test_save_and_load_resume_bit_identically(tmp_path: Path) -> None:
+    """model.save / keras.saving.load_model restore the weights, the loss's duals, biases and
+    priors and the optimizer's state; both then continue bit for bit alike."""
     x, labels = _fit_data()
-    model, _ = _pr_auc_model()
+    model, loss = _pr_auc_model()
     model.fit(x, labels, batch_size=B, epochs=1, shuffle=False, verbose=0)
+    assert not np.allclose(_np(loss.duals), 1.0)
     path = tmp_path / "model.keras"
     model.save(path)
     restored = keras.saving.load_model(path)
     assert isinstance(restored, mk.ModelWithLoss)
     assert restored.loss is restored.metric_loss
+    assert restored.metric_loss.get_config() == loss.get_config()
     for a, b in zip(_state(model), _state(restored), strict=True):
         np.testing.assert_array_equal(a, b)
     model.fit(x, labels, batch_size=B, epochs=1, shuffle=False, verbose=0)
     restored.fit(x, labels, batch_size=B, epochs=1, shuffle=False, verbose=0)
     for a, b in zip(_state(model), _state(restored), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(a, b)
     assert not np.allclose(_np(restored.metric_loss.biases), 0.0)
 
 
@@ -457,7 +631,7 @@ def test_jit_compiled_fit_equals_eager() -> None:
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.GradientTape loop: TensorFlow only")
-def test_plain_gradient_tape_loop_trains_the_duals() -> None:
+def test_plain_gradient_tape_loop_moves_the_duals() -> None:
     import tensorflow as tf
 
     x, labels = _fit_data()
@@ -497,10 +671,12 @@ def precision_at_recall(scores: np.ndarray, labels: np.ndarray, recall: float) -
     return float((predicted & (labels == 1)).sum() / predicted.sum())
 
 
-def train_cluster_model(global_objective: bool, seed: int = 0) -> float:
-    """The original's setup: linear model from w = (−1, −1), full-batch SGD from rate 1.0
-    decaying linearly over 150 steps, one optimizer for the model and the duals (rate factor
-    15). Returns the precision at recall 0.98 on fresh data."""
+def train_cluster_model(mode: str, seed: int = 0) -> float:
+    """The original's setup: linear model from w = (−1, −1), 150 full-batch steps. ``mode``:
+    ``"paper_sgd"`` (SGD from rate 1.0 decaying linearly, one optimizer for the model and the
+    duals with rate factor 15: the gradient-reversal recipe), ``"adam"`` (the loss-owned
+    default, Adam 0.01: what a user writes first) or ``"xent"`` (cross-entropy, the paper's
+    SGD). Returns the precision at recall 0.98 on fresh data."""
     rng = np.random.default_rng(seed)
     x, y = cluster_data(rng)
     x_eval, y_eval = cluster_data(rng)
@@ -509,13 +685,16 @@ def train_cluster_model(global_objective: bool, seed: int = 0) -> float:
     optimizer = keras.optimizers.SGD(
         keras.optimizers.schedules.PolynomialDecay(1.0, 150, 1.0 / 150, power=1.0))
     jit = BACKEND != "torch"
-    if global_objective:
-        loss = mk.PrecisionAtRecallLoss(0.98, dual_rate_factor=15.0, from_logits=True)
-        model = mk.attach(model, loss)
-        model.compile(optimizer=optimizer, jit_compile=jit)
-    else:
+    if mode == "xent":
         model.compile(optimizer=optimizer, jit_compile=jit,
                       loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    else:
+        loss = (mk.PrecisionAtRecallLoss(0.98, dual_update="gradient_reversal",
+                                         dual_rate_factor=15.0, from_logits=True)
+                if mode == "paper_sgd" else mk.PrecisionAtRecallLoss(0.98, from_logits=True))
+        model = mk.attach(model, loss)
+        model.compile(optimizer=optimizer if mode == "paper_sgd" else
+                      keras.optimizers.Adam(0.01), jit_compile=jit)
     steps = 150  # one epoch of 150 full batches: far cheaper than 150 epochs
     model.fit(np.tile(x, (steps, 1)), np.tile(y, (steps, 1)), batch_size=len(x), epochs=1,
               shuffle=False, verbose=0)
@@ -524,11 +703,13 @@ def train_cluster_model(global_objective: bool, seed: int = 0) -> float:
 
 
 def test_precision_at_recall_loss_beats_cross_entropy_on_held_out_data() -> None:
-    go = train_cluster_model(True)
-    xent = train_cluster_model(False)
-    print(f"\n[{BACKEND}] precision at recall 0.98 on fresh data: "
-          f"PrecisionAtRecallLoss {go:.3f}, cross-entropy {xent:.3f}")
-    assert go >= 0.75
+    paper, adam = train_cluster_model("paper_sgd"), train_cluster_model("adam")
+    xent = train_cluster_model("xent")
+    print(f"\n[{BACKEND}] precision at recall 0.98 on fresh data: PrecisionAtRecallLoss "
+          f"{paper:.3f} (paper's SGD, gradient reversal), {adam:.3f} (Adam, loss-owned duals); "
+          f"cross-entropy {xent:.3f}")
+    assert paper >= 0.75
+    assert adam >= 0.75
     assert xent <= 0.3
 
 
@@ -547,7 +728,7 @@ def _examples() -> list[tuple[str, str]]:
     keras_section = readme.split("## Keras", 1)[1] if "## Keras" in readme else ""
     for source, text in (("README.md", keras_section),
                          ("docs/keras.md", _read(ROOT / "docs" / "keras.md"))):
-        blocks += [(source, b) for b in re.findall(r"```py\n(.*?)```", text, flags=re.S)]
+        blocks += [(source, b) for b in re.findall(r"```py(?:thon)?\n(.*?)```", text, flags=re.S)]
     return blocks
 
 
