@@ -147,7 +147,9 @@ def bench_quick(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """The main job: `metricloss compare` (every loss, the same MLP, PyTorch, MULAN yeast;
-    arguments after `--` go to the command, e.g. `-- --data enron --out report`)."""
+    arguments after `--` go to the command, e.g. `-- --data enron --out report`).
+    `-- --out benchmarks/results/demo`, then `python benchmarks/demo_readme.py`, refreshes
+    the README's demo output (tests/test_readme.py checks it against that report)."""
     _install(session, ["demo", "torch"], [TORCH])
     session.run("metricloss", "compare", *session.posargs, env=ENV)
 

@@ -122,13 +122,16 @@ def check_choice(name: str, value: Any, valid: Iterable[str]) -> str:
     return value
 
 
-# (namespace name, dtype, kind) -> xp.isdtype's answer. A plain dict (torch.compile traces
-# dict lookups); dtypes are few, and isdtype costs microseconds per call in JAX and TensorFlow.
-_ISDTYPE: dict[tuple[str, Any, Any], bool] = {}
+# (namespace name, dtype's name, kind) -> xp.isdtype's answer. A plain dict (torch.compile
+# traces dict lookups); dtypes are few, and isdtype costs microseconds per call in JAX and
+# TensorFlow. Keyed by str(dtype), not the dtype: torch.compile hashes every key of a dict it
+# looks up in and cannot hash a TensorFlow DType, so a process that had used TensorFlow could
+# no longer compile (issue 21, item 10).
+_ISDTYPE: dict[tuple[str, str, Any], bool] = {}
 
 
 def _isdtype(xp: Namespace, dtype: Any, kind: Any) -> bool:
-    key = (xp.__name__, dtype, kind)
+    key = (xp.__name__, str(dtype), kind)
     found = _ISDTYPE.get(key)
     if found is None:
         found = _ISDTYPE[key] = bool(xp.isdtype(dtype, kind))

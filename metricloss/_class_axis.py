@@ -52,6 +52,7 @@ from metricloss._soft_predictions import (
     LossOptions,
     class_axis_predictions,
     describe_logits,
+    elementwise_complements,
     elementwise_predictions,
 )
 
@@ -99,29 +100,32 @@ def class_axis_loss(
         return zero * 0.0
     if not opts.from_logits:
         check_eager_range(xp, describe_logits(opts), z, 0.0, 1.0)
+    q = None  # 1 − p without cancellation, for the metrics that read tn (per element only)
     if multiclass:
         p = class_axis_predictions(xp, z, opts, inputs.axis)
     else:
         p = elementwise_predictions(xp, z, opts)
+        if needs_true_negatives(opts.metric):
+            q = elementwise_complements(xp, z, opts)
     if opts.average in ("macro", "none"):
-        return _per_class_loss(inputs, p, opts, all_reduce)
+        return _per_class_loss(inputs, p, opts, all_reduce, q=q)
     return _pooled_loss(inputs, p, opts, rows_sum_to_one=multiclass and
                         opts.transform == "sigmoid" and opts.from_logits,
-                        all_reduce=all_reduce)
+                        all_reduce=all_reduce, q=q)
 
 
-def _per_class_loss(inputs: _Inputs, p: Array, opts: LossOptions, all_reduce: Any = None
-                    ) -> Array:
+def _per_class_loss(inputs: _Inputs, p: Array, opts: LossOptions, all_reduce: Any = None, *,
+                    q: Array | None = None) -> Array:
     """``average="none"`` (the ``(C,)`` losses) or ``"macro"`` (their mean, weighted by the
     class weights if given): counts over every axis but the class axis."""
     xp, axis = inputs.xp, inputs.axis
     axes = tuple(d for d in range(len(p.shape)) if d != axis)
     need_tn = needs_true_negatives(opts.metric)
     if inputs.t is None:
-        counts = counts_of_labels(xp, p, inputs.w, axes, need_tn, y=inputs.y)
+        counts = counts_of_labels(xp, p, inputs.w, axes, need_tn, y=inputs.y, q=q)
     else:
         counts = counts_of_labels(xp, p, inputs.w, axes, need_tn,
-                                  mask=class_mask(xp, inputs.t, p, axis))
+                                  mask=class_mask(xp, inputs.t, p, axis), q=q)
     counts = sync_counts(xp, counts, all_reduce)
     per_class = loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps)
     if opts.average == "none":
@@ -133,7 +137,7 @@ def _per_class_loss(inputs: _Inputs, p: Array, opts: LossOptions, all_reduce: An
 
 
 def _pooled_loss(inputs: _Inputs, p: Array, opts: LossOptions, *, rows_sum_to_one: bool,
-                 all_reduce: Any = None) -> Array:
+                 all_reduce: Any = None, q: Array | None = None) -> Array:
     """``average="micro"`` (counts pooled over every class and position) or ``"samples"``
     (pooled per example, then the mean over examples, weighted by per-example weights). Class
     weights multiply each class's counts before pooling."""
@@ -150,10 +154,10 @@ def _pooled_loss(inputs: _Inputs, p: Array, opts: LossOptions, *, rows_sum_to_on
             cw_along = along(xp, cw, axis, ndim)
             w = cw_along if w is None else w * cw_along
         if inputs.t is None:
-            counts = counts_of_labels(xp, p, w, axes, need_tn, y=inputs.y)
+            counts = counts_of_labels(xp, p, w, axes, need_tn, y=inputs.y, q=q)
         else:
             counts = counts_of_labels(xp, p, w, axes, need_tn,
-                                      mask=class_mask(xp, inputs.t, p, axis))
+                                      mask=class_mask(xp, inputs.t, p, axis), q=q)
     if opts.average == "micro":
         counts = sync_counts(xp, counts, all_reduce)
     loss = loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps)

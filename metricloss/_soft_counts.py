@@ -90,19 +90,24 @@ def counts_of_labels(
     *,
     y: Array | None = None,
     mask: Array | None = None,
+    q: Array | None = None,
 ) -> Counts:
     """The counts over ``axes`` of ``p`` against float labels ``y`` (``p``'s shape) or a boolean
     ``mask`` of the positives (broadcastable to ``p``); ``w`` broadcastable to ``p`` or ``None``.
 
     Without ``need_tn``: three passes (``Σ w·p·y``, ``Σ w·p``, ``Σ w·y``) and ``tn = None``.
-    With it: the four counts, each summed directly (no cancellation when a side is empty).
+    With it: the four counts, each summed directly (no cancellation when a side is empty);
+    ``fn`` and ``tn`` from ``q``, the complements ``1 − p`` computed without cancellation where
+    the caller has them (``None``: ``1 − p``, which is 0 wherever ``p`` rounds to 1).
     """
     on = _on_positives(xp, y, mask)
     wp = p if w is None else w * p
     tp = xp.sum(on(wp), axis=axes)
     if need_tn:
         off = _on_negatives(xp, y, mask)
-        wq = 1.0 - p if w is None else w * (1.0 - p)
+        if q is None:
+            q = 1.0 - p
+        wq = q if w is None else w * q
         return Counts(tp, xp.sum(off(wp), axis=axes), xp.sum(on(wq), axis=axes),
                       xp.sum(off(wq), axis=axes))
     sp = xp.sum(wp, axis=axes)

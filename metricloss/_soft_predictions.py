@@ -22,7 +22,8 @@ from typing import Any, NamedTuple
 
 from metricloss._namespace import Array, Namespace, kernels
 
-__all__ = ["LossOptions", "class_axis_predictions", "describe_logits", "elementwise_predictions"]
+__all__ = ["LossOptions", "class_axis_predictions", "describe_logits", "elementwise_complements",
+           "elementwise_predictions"]
 
 
 class LossOptions(NamedTuple):
@@ -71,6 +72,26 @@ def elementwise_predictions(xp: Namespace, z: Array, opts: LossOptions) -> Array
         return kernels(xp).sigmoid(z)
     q = kernels(xp).sigmoid(z) if opts.from_logits else z
     return _amplify(xp, q, opts.amplifier)
+
+
+def elementwise_complements(xp: Namespace, z: Array, opts: LossOptions) -> Array:
+    """``1 − p`` of :func:`elementwise_predictions`, computed without the cancellation of
+    ``1 − p``: each transform is a sigmoid, and ``1 − σ(u) = σ(−u)`` keeps its relative
+    precision where ``p`` rounds to 1 (``σ(17)`` is exactly 1.0 in float32, ``σ(−17)`` is
+    ``4.1e-8``). The true-negative count ``Σ w·(1−p)·(1−y)`` of the metrics that read it (G-mean,
+    balanced accuracy, accuracy, MCC) is summed from these, so that float32 keeps the
+    specificity of confident predictions instead of rounding it to 0."""
+    if opts.transform == "sigmoid":
+        if not opts.from_logits:
+            if opts.slope == 1.0 and opts.offset == 0.0:
+                return 1.0 - z  # the caller's probabilities: nothing better to be had
+            return _sigmoid_of_probabilities(xp, 1.0 - z, opts.slope, -opts.offset)
+        if opts.offset != 0.0:
+            z = z + opts.offset
+        return kernels(xp).sigmoid(-z if opts.slope == 1.0 else (-opts.slope) * z)
+    # 1 − A(q) = A(1 − q), and 1 − σ(z) = σ(−z).
+    not_q = kernels(xp).sigmoid(-z) if opts.from_logits else 1.0 - z
+    return _amplify(xp, not_q, opts.amplifier)
 
 
 def _finite_softmax(xp: Namespace, u: Array, axis: int) -> Array:

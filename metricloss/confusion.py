@@ -52,7 +52,12 @@ from metricloss._soft_counts import (
     sync_counts,
     weighted_mean,
 )
-from metricloss._soft_predictions import LossOptions, describe_logits, elementwise_predictions
+from metricloss._soft_predictions import (
+    LossOptions,
+    describe_logits,
+    elementwise_complements,
+    elementwise_predictions,
+)
 from metricloss._sync import AllReduce, check_all_reduce
 
 __all__ = [
@@ -291,8 +296,11 @@ def confusion_metric_loss(
     else:
         if not opts.from_logits:
             check_eager_range(xp, name, z, 0.0, 1.0)
+        # 1 − p summed from its own sigmoid (float32 keeps confident specificities).
+        q = (elementwise_complements(xp, z, opts) if needs_true_negatives(opts.metric)
+             else None)
         loss = _multilabel_loss(xp, elementwise_predictions(xp, z, opts), y, w, opts,
-                                all_reduce)
+                                all_reduce, q=q)
     if opts.average == "none" and len(shape) == 1:
         loss = xp.reshape(loss, ())
     return loss
@@ -318,19 +326,20 @@ def _options(*, metric: str, beta: Any, transform: str, average: str, slope: Any
 
 
 def _multilabel_loss(xp: Any, p: Array, y: Array, w: Array | None, opts: LossOptions,
-                     all_reduce: AllReduce | None = None) -> Array:
+                     all_reduce: AllReduce | None = None, *, q: Array | None = None) -> Array:
     """The loss of soft predictions ``p`` (``(B, L)``: batch axis 0, label axis 1), averaged.
 
     ``samples``: counts over the labels of each example, then the mean over examples (weighted
     by per-example weights ``(B, 1)``); ``micro``: counts over the batch, summed over labels;
-    ``macro``/``none``: per label, then the mean (or the vector)."""
+    ``macro``/``none``: per label, then the mean (or the vector). ``q``: ``1 − p`` computed
+    without cancellation, for the metrics that read ``tn`` (``None``: ``1 − p``)."""
     need_tn = needs_true_negatives(opts.metric)
     if opts.average == "samples":
-        counts = counts_of_labels(xp, p, w, 1, need_tn, y=y)
+        counts = counts_of_labels(xp, p, w, 1, need_tn, y=y, q=q)
         per_example = loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps)
         example_w = w[:, 0] if w is not None and w.shape[1] == 1 else None
         return weighted_mean(xp, per_example, example_w, opts.eps, all_reduce)
-    counts = counts_of_labels(xp, p, w, 0, need_tn, y=y)
+    counts = counts_of_labels(xp, p, w, 0, need_tn, y=y, q=q)
     if opts.average == "micro":
         counts = type(counts)(*(None if c is None else xp.sum(c) for c in counts))
         counts = sync_counts(xp, counts, all_reduce)

@@ -83,7 +83,7 @@ def tune_thresholds(
     scores: Array | CurveState,
     labels: Array | None = None,
     *,
-    metric: str = "f1",
+    metric: str | None = None,
     beta: float = 1.0,
     target_precision: float | None = None,
     shared: bool = False,
@@ -112,7 +112,8 @@ def tune_thresholds(
     - ``metric`` in :data:`metricloss._metric_formulas.METRICS` (``f1``, ``fbeta`` with ``beta``,
       ``precision``, ``recall``, ``jaccard``, ``accuracy``, ``balanced_accuracy``, ``gmean``,
       ``mcc``): the metric's maximum, per label.
-    - ``metric="recall_at_precision"`` with ``target_precision=α``: the highest recall among the
+    - ``metric="recall_at_precision"`` with ``target_precision=α`` (or ``target_precision=α``
+      alone): the highest recall among the
       cuts whose precision is at least ``α`` (the constrained form; its value is
       :func:`metricloss.metrics.recall_at_precision`). If no cut reaches ``α``, the
       threshold is ``+inf`` (predict nothing), with a warning.
@@ -136,11 +137,13 @@ def tune_thresholds(
         scores: ``(B, L)`` or ``(B,)`` floating scores (logits or probabilities), finite; or a
             :class:`~metricloss.CurveState`.
         labels: same shape, 0/1 (bool, int or float).
-        metric: one of :data:`TUNE_METRICS`.
+        metric: one of :data:`TUNE_METRICS`; by default ``"f1"``, or ``"recall_at_precision"``
+            when ``target_precision`` is given (a target without a metric means that metric).
         beta: the F-beta weight of recall, ``> 0``; used by ``metric="fbeta"`` only
             (``"f1"`` is always ``beta = 1``).
         target_precision: the precision target ``α`` in (0, 1] of ``recall_at_precision``
-            (required by it, refused by every other metric).
+            (required by it, refused by every other metric named explicitly); given alone, it
+            selects ``metric="recall_at_precision"``.
         shared: one threshold for all labels (best micro metric) instead of one per label.
         return_values: also return the metric value each threshold achieves on this data.
 
@@ -165,6 +168,8 @@ def tune_thresholds(
         >>> binarize(scores, thresholds).astype(int).tolist()
         [[1, 0], [1, 1], [0, 1], [0, 0]]
     """
+    if metric is None:  # a target given without a metric means that metric (issue 21)
+        metric = "f1" if target_precision is None else "recall_at_precision"
     check_choice("metric", metric, TUNE_METRICS)
     beta = check_number("beta", beta, low=0, low_open=True)
     shared = check_bool("shared", shared)
@@ -176,7 +181,8 @@ def tune_thresholds(
         target = check_target("target_precision", target_precision)
     elif target_precision is not None:
         raise ValueError(f"target_precision is used only by metric='recall_at_precision', "
-                         f"not by metric={metric!r}")
+                         f"not by metric={metric!r}: leave metric out, or pass "
+                         f"metric='recall_at_precision'")
     sc: Scored | StateScores
     if isinstance(scores, CurveState):  # from a stream: the state's bins are the cut table
         sc = StateScores(scores, labels, None, "tune_thresholds")

@@ -151,6 +151,31 @@ def test_argument_errors_are_clear(argv: list[str], message: str,
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("where", ["file", "under_a_file"])
+def test_out_is_checked_before_training(where: str, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 21, item 13: ``--out`` naming a file (or a path below one) fails at once, with
+    argparse's exit status 2 and a message naming --out, before any loss is trained."""
+    from metricloss.compare import protocol
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("trained before checking --out")
+
+    monkeypatch.setattr(protocol, "run", no_training)
+    existing = tmp_path / "report.txt"
+    existing.write_text("not a folder")
+    out = existing if where == "file" else existing / "sub" / "report"
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--quick", "--out", str(out), "--progress", "none"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--out:" in err
+    assert ("is not a folder" if where == "file" else "is a file") in err
+    assert "Traceback" not in err
+    assert existing.read_text() == "not a folder"
+
+
 def test_missing_framework_names_the_extra(monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(sys.modules, "jax", None)  # import jax raises ModuleNotFoundError
@@ -309,3 +334,121 @@ def test_efficacy_verdicts_count_recall_only_where_the_target_is_met() -> None:
     assert v["recall_at_precision"]["data"]["set"]["default"] == {
         "wins": True, "value": 0.6, "best_baseline": 0.5}
     assert v["sigmoid_f1"]["data"]["set"]["tuned"]["wins"] is False  # 0.44 < ASL's 0.45
+
+
+# --------------------------------------------------------------------------------------------
+# The plots and the data warnings (issue 21, item 14), on synthetic reports
+
+
+def _synthetic_report(y: np.ndarray, scores: dict[str, np.ndarray], *, framework: str = "torch",
+                      versions: dict | None = None, warnings: list[str] | None = None) -> dict:
+    results = {}
+    for name, s in scores.items():
+        entry = evaluate(s, y, s, y, target_precision=0.7)
+        entry.update(train_seconds=0.5, final_train_loss=0.1, scores=s)
+        results[name] = entry
+    return {"framework": framework, "versions": versions or {"metricloss": "0"},
+            "data": {"name": "synthetic", "n_train": len(y), "n_val": len(y),
+                     "n_test": len(y), "n_features": 2, "n_labels": y.shape[1]},
+            "seed": 0, "options": {"target_precision": 0.7, "epochs": 3},
+            "metrics": {}, "rules": {}, "losses": {n: n for n in results},
+            "results": results, "y_test": y, "total_seconds": 1.0,
+            "warnings": warnings or []}
+
+
+def _figures(report: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """The figures ``write_report`` saves, by file name, kept open for inspection."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    saved: dict = {}
+    original = Figure.savefig
+
+    def keep(self: Figure, path: object, *args: object, **kwargs: object) -> None:
+        saved[Path(str(path)).name] = self
+        original(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    write_report(report, tmp_path, log=io.StringIO())
+    return saved
+
+
+def test_plots_scale_hamming_label_micro_ap_and_name_the_keras_backend(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(5)
+    y = (rng.random((300, 6)) < 0.3).astype(float)
+    # Nearly perfect scores (an easy set): tiny Hamming losses, crowded curves.
+    scores = {name: 6 * (2 * y - 1) + rng.normal(scale=s, size=y.shape)
+              for name, s in (("bce", 3.0), ("zlpr", 3.2), ("asl", 3.4), ("pr_auc", 3.6))}
+    report = _synthetic_report(y, scores, framework="keras",
+                               versions={"metricloss": "0", "keras_backend": "jax"})
+    figures = _figures(report, tmp_path, monkeypatch)
+    bars, curves = figures["metrics.png"], figures["precision_recall.png"]
+    # The Hamming panel: an axis fitted to its values, not [0, 1].
+    panels = {ax.get_title().split(" (")[0]: ax for ax in bars.axes}
+    largest = max(report["results"][n][r]["hamming_loss"] for n in scores
+                  for r in ("default", "tuned"))
+    assert 0 < largest < 0.1
+    low, high = panels["Hamming"].get_ylim()
+    assert low == 0 and largest < high <= 1.2 * largest
+    assert panels["micro-F1"].get_ylim() == (0, 1)
+    # Titles name the Keras backend (figures, Markdown).
+    # (Figure._suptitle/_supxlabel: public getters only from matplotlib 3.8)
+    assert "keras (jax backend)" in bars._suptitle.get_text()
+    assert "keras (jax backend)" in curves.axes[0].get_title()
+    assert "keras (jax backend)" in (tmp_path / "results.md").read_text()
+    # A word on the R@P panel: why tuned bars may be lower.
+    assert "traded for precision" in bars._supxlabel.get_text()
+    # The curves are micro curves (scikit-learn's), labelled with the micro AP.
+    legend = [t.get_text() for t in curves.axes[0].get_legend().get_texts()]
+    for name, s in scores.items():
+        micro_ap = metrics.average_precision_score(y, s, average="micro")
+        assert f"{name} (micro AP {micro_ap:.3f})" in legend
+    line = next(ln for ln in curves.axes[0].get_lines() if ln.get_label().startswith("bce "))
+    precision, recall, _ = metrics.precision_recall_curve(y.ravel(), scores["bce"].ravel())
+    np.testing.assert_allclose(np.sort(line.get_xdata()), np.sort(recall))
+    np.testing.assert_allclose(np.sort(line.get_ydata()), np.sort(precision))
+    # Crowded curves near the top-right corner: a zoom panel on that corner.
+    assert len(curves.axes) == 2
+    x_low, x_high = curves.axes[1].get_xlim()
+    assert x_low >= 0.7 and x_high == 1.0
+
+
+def test_spread_curves_get_no_zoom(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(6)
+    y = (rng.random((300, 4)) < 0.3).astype(float)
+    scores = {f"loss{k}": (2 * y - 1) * k + rng.normal(size=y.shape) for k in range(5)}
+    figures = _figures(_synthetic_report(y, scores), tmp_path, monkeypatch)
+    assert len(figures["precision_recall.png"].axes) == 1
+
+
+def test_a_label_without_training_positives_is_warned_about(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before training (the warning precedes the first 'trained' line), in the report and in
+    the Markdown; the label is named."""
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "columns.txt").write_text(
+        "".join(f"f{i}\tF{i}\tfeature\n" for i in range(3)) + "a\tA\tlabel\nrare\tR\tlabel\n")
+    header = ",".join([*(f"f{i}" for i in range(3)), "a", "rare"])
+    for split, n in (("train", 40), ("test", 20)):
+        x = rng.normal(size=(n, 3))
+        rare = np.zeros(n, dtype=int) if split == "train" else (x[:, 2] > 0).astype(int)
+        y = np.stack([(x[:, 0] > 0).astype(int), rare], axis=1)
+        rows = [",".join([*(f"{v:.4f}" for v in xi), *(str(v) for v in yi)])
+                for xi, yi in zip(x, y, strict=True)]
+        (folder / f"{split}.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "report"
+    assert cli.main(["--data", str(folder), "--losses", "bce", "--epochs", "1", "--out",
+                     str(out), "--progress", "plain", "--plain"]) == 0
+    err = capsys.readouterr().err
+    warning = err.index("warning: 1 of 2 labels have no positive example in the training split")
+    assert "rare" in err[warning:].splitlines()[0]
+    assert warning < err.index("trained bce")
+    saved = json.loads((out / "results.json").read_text())
+    assert any("rare" in w and "training split" in w for w in saved["warnings"])
+    assert "**Warning:**" in (out / "results.md").read_text()

@@ -367,6 +367,39 @@ def test_one_sided_label_matches_float64_and_finite_differences(xp, case, dtype,
         np.testing.assert_allclose(grad, expected, rtol=max(rtol, 1e-3), atol=1e-6)
 
 
+@pytest.mark.parametrize("metric", ["gmean", "mcc"])
+def test_confident_logits_keep_the_specificity_in_float32(xp, metric) -> None:
+    # Issue 21, item 12: at logits of 17, σ(z) is exactly 1.0 in float32, so 1 − σ(z) summed
+    # gave tn = 0: gmean loss 1.0 where float64 gives 0.99980, and no gradient through tn.
+    # The oracle: the loss in float64 with 1 − p = σ(−z) written as 1/(1 + e^z) (no
+    # cancellation); its gradient by finite differences.
+    rng = np.random.default_rng(12)
+    y = (rng.random((B, L)) < 0.5).astype(np.float64)
+    y[0, :], y[1, :] = 1.0, 0.0
+    z = 17.0 + rng.uniform(-0.5, 0.5, size=(B, L))
+    zz = xp.asarray(z, dtype="float32")
+    zq = xp.to_numpy(zz).astype(np.float64)  # the values the loss sees
+
+    def oracle(a):
+        p, q = 1.0 / (1.0 + np.exp(-a)), 1.0 / (1.0 + np.exp(a))
+        tp, fp = np.sum(p * y, axis=0), np.sum(p * (1 - y), axis=0)
+        fn, tn = np.sum(q * y, axis=0), np.sum(q * (1 - y), axis=0)
+        m = textbook_metric(tp, fp, fn, tn, metric)
+        return float(np.mean((1 - m) / 2 if metric == "mcc" else 1 - m))
+
+    def fn(logits):
+        return confusion_metric_loss(logits, xp.asarray(y, dtype="float32"), metric=metric)
+
+    value, grad = xp.value_and_grad(fn, zz)
+    expected = oracle(zq)
+    assert abs(expected - (1.0 if metric == "gmean" else 0.5)) > 1e-6  # not the rounded value
+    np.testing.assert_allclose(value, expected, rtol=1e-6)
+    if grad is not None:
+        expected_grad = finite_difference_grad(oracle, zq, h=1e-3)
+        np.testing.assert_allclose(grad, expected_grad, rtol=1e-3,
+                                   atol=1e-3 * np.max(np.abs(expected_grad)))
+
+
 def test_issue_reproducer_balanced_accuracy_float32_numpy() -> None:
     out = confusion_metric_loss(np.array([-3.0, -2.0], np.float32), np.ones(2),
                                 metric="balanced_accuracy")

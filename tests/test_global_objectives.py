@@ -1063,7 +1063,7 @@ def _bad_cases(xp) -> dict[str, tuple[Callable[[], Any], type[Exception], str]]:
         "num_anchors_float": (lambda: pr(z, y, lambdas=1.0, num_anchors=2.5), TypeError,
                               "num_anchors"),
         "target_zero": (lambda: rap(z, y, target_precision=0.0, lambdas=lam), ValueError,
-                        r"target_precision must lie in \(0.0, 1.0\]"),
+                        r"target_precision must lie in \(0, 1\]"),
         "target_above_one": (lambda: rap(z, y, target_precision=1.2, lambdas=lam), ValueError,
                              "target_precision"),
         "target_array_above_one": (
@@ -1168,6 +1168,47 @@ def test_bad_inputs_raise_clear_errors(xp, case) -> None:
     call, error, message = _bad_cases(xp)[case]
     with pytest.raises(error, match=message):
         call()
+
+
+# Each constrained loss by the name of its target argument, and its per-element closed form
+# at a target of exactly 1 with the hinge (m = 1), λ and the label prior π given.
+_AT_TARGET_ONE: dict[str, tuple[Callable[..., Any], str, Callable[..., Any]]] = {
+    "recall_at_precision": (go.recall_at_precision_loss, "target_precision",
+                            lambda y, z, lam, pi: _hinge(y, z, 1.0, lam)),
+    "precision_at_recall": (go.precision_at_recall_loss, "target_recall",
+                            lambda y, z, lam, pi: _hinge(y, z, lam, 1.0)),
+    "fpr_at_tpr": (go.false_positive_rate_at_true_positive_rate_loss, "target_rate",
+                   lambda y, z, lam, pi: _hinge(y, z, lam, 1.0)),
+    "tpr_at_fpr": (go.true_positive_rate_at_false_positive_rate_loss, "target_rate",
+                   lambda y, z, lam, pi: _hinge(y, z, 1.0, lam) - lam * (1.0 - pi)),
+}
+
+
+def _hinge(y, z, c, d):
+    return c * y * np.maximum(1.0 - z, 0.0) + d * (1.0 - y) * np.maximum(1.0 + z, 0.0)
+
+
+@pytest.mark.parametrize("loss", sorted(_AT_TARGET_ONE))
+def test_targets_lie_in_zero_one_closed_at_one_and_errors_name_the_argument(xp, loss) -> None:
+    """Issue 21, item 9: a target outside (0, 1] raises a ValueError naming the caller's own
+    argument (``target_rate`` for the rate losses, not ``target_recall``), with the interval
+    as the documentation writes it; exactly 1 is accepted (closed form)."""
+    fn, name, oracle = _AT_TARGET_ONE[loss]
+    rng = np.random.default_rng(9)
+    z = rng.normal(scale=2.0, size=(6, 3))
+    y = (rng.random((6, 3)) < 0.5).astype(np.float64)
+    zz, yy = xp.asarray(z), xp.asarray(y)
+    for bad in (1.5, 0.0, -0.1):
+        with pytest.raises(ValueError, match=rf"^{name} must lie in \(0, 1\], got {bad}$"):
+            fn(zz, yy, lambdas=1.0, **{name: bad})
+    with pytest.raises(ValueError, match=rf"^{name} must lie in \(0, 1\]"):
+        fn(zz, yy, lambdas=1.0, **{name: xp.asarray(np.array([0.5, 1.5, 0.5]))})
+    with pytest.raises(ValueError, match=rf"^{name} must lie in \(0, 1\], got 1.5$"):
+        go.constraint_violation(zz, yy, constraint=loss.replace("fpr_at_tpr", (
+            "false_positive_rate_at_true_positive_rate")).replace("tpr_at_fpr", (
+            "true_positive_rate_at_false_positive_rate")), **{name: 1.5})
+    value = fn(zz, yy, lambdas=1.5, label_priors=0.25, surrogate="hinge", **{name: 1.0})
+    assert_close(xp, value, np.mean(oracle(y, z, 1.5, 0.25)), dtype="float64")
 
 
 def _entry_points(xp) -> dict[str, Callable[[Any, Any], Any]]:

@@ -404,3 +404,32 @@ def test_keras_dual_trajectory_equals_the_core(update: str) -> None:
         np.testing.assert_allclose(keras.ops.convert_to_numpy(loss.lambdas), lam, rtol=1e-5,
                                    atol=1e-6)
     assert not np.allclose(lam, 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Several frameworks in one process
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not (importable("torch") and importable("tensorflow")),
+                    reason="needs PyTorch and TensorFlow in one process")
+def test_torch_compile_fullgraph_after_tensorflow_calls_in_the_same_process() -> None:
+    """Issue 21, item 10: a metricloss call on TensorFlow tensors must not leave anything
+    behind (a ``tf.DType`` key in a module cache) that ``torch.compile(fullgraph=True)`` of a
+    metricloss loss cannot trace. The compiled value must equal TensorFlow's."""
+    import torch
+
+    z, y, extras = constrained()
+    tf_backend = get_backend("tensorflow")
+
+    def fn(zz: Any, yy: Any, w: Any, lam: Any) -> Any:
+        return (ml.sigmoid_f1_loss(zz, yy, weights=w)
+                + ml.recall_at_precision_loss(zz, yy, target_precision=0.8, lambdas=lam,
+                                              weights=w)
+                + ml.multilabel_categorical_crossentropy(zz, yy))
+
+    args = (z, y, extras["w"], extras["lam"])
+    expected = tf_backend.to_numpy(fn(*(tf_backend.asarray(a, dtype="float32") for a in args)))
+    compiled = torch.compile(lambda *a: fn(*a), fullgraph=True, dynamic=False)
+    got = compiled(*(torch.asarray(a, dtype=torch.float32) for a in args))
+    np.testing.assert_allclose(got.detach().numpy(), expected, rtol=1e-5)

@@ -157,6 +157,19 @@ def test_constrained_tuning_equals_brute_force(target, trial) -> None:
         np.testing.assert_allclose(best, recall_c[precision_c >= target].max(), rtol=1e-12)
 
 
+def test_a_target_without_a_metric_means_recall_at_precision() -> None:
+    """Issue 21, item 11: ``tune_thresholds(scores, labels, target_precision=α)`` tunes the
+    highest recall at precision ≥ α (brute force), not F1 with an error."""
+    rng = np.random.default_rng(53)
+    s, y = data(rng, b=20)
+    thresholds, recall = tune_quiet(s, y, target_precision=0.8, return_values=True)
+    predictions = binarize(s, thresholds)
+    for j in range(s.shape[1]):
+        best, best_pred = brute_force_constrained(s[:, j], y[:, j], 0.8)
+        np.testing.assert_allclose(recall[j], best, rtol=1e-12)
+        np.testing.assert_array_equal(predictions[:, j], best_pred)
+
+
 @given(st.integers(1, 16), st.integers(1, 3), st.integers(1, 6),
        st.sampled_from(["f1", "jaccard", "accuracy", "mcc", "balanced_accuracy"]),
        st.integers(0, 2**31 - 1))
@@ -326,8 +339,8 @@ def test_bad_inputs_raise_clear_errors(xp) -> None:
         tune_thresholds(s, y, metric="auc")
     with pytest.raises(ValueError, match="needs target_precision"):
         tune_thresholds(s, y, metric="recall_at_precision")
-    with pytest.raises(ValueError, match="target_precision is used only by"):
-        tune_thresholds(s, y, target_precision=0.5)
+    with pytest.raises(ValueError, match=r"target_precision is used only by.*leave metric out"):
+        tune_thresholds(s, y, metric="f1", target_precision=0.5)
     with pytest.raises(ValueError, match=r"target_precision must lie in \(0, 1\]"):
         tune_thresholds(s, y, metric="recall_at_precision", target_precision=1.5)
     with pytest.raises(ValueError, match=r"beta must lie in \(0, inf\]"):

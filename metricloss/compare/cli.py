@@ -74,8 +74,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=_positive_int, default=128, help="hidden units (128)")
     p.add_argument("--seed", type=int, default=0, help="default 0")
     p.add_argument("--out", type=Path, default=None,
-                   help="report folder: results.md, results.json, metrics.png, "
-                        "precision_recall.png")
+                   help="report folder (created if needed; checked before training): "
+                        "results.md, results.json, metrics.png, precision_recall.png")
     p.add_argument("--progress", choices=("auto", "rich", "tqdm", "plain", "none"),
                    default="auto", help="progress display (auto: rich, else tqdm, else plain)")
     p.add_argument("--plain", action="store_true", help="plain-text table even with rich")
@@ -84,9 +84,32 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _out_problem(out: Path) -> str | None:
+    """Why the report folder ``out`` cannot be written, or ``None``: checked before any
+    training, so that a mistyped ``--out`` costs nothing."""
+    if out.exists():
+        if not out.is_dir():
+            return f"{str(out)!r} exists and is not a folder; name a folder (new or existing)"
+        if not os.access(out, os.W_OK | os.X_OK):
+            return f"the folder {str(out)!r} is not writable"
+        return None
+    parent = out.absolute().parent
+    while not parent.exists():  # the nearest existing ancestor: the folders are created there
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{str(parent)!r} is a file, so no folder can be created at {str(out)!r}"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot create {str(out)!r}: the folder {str(parent)!r} is not writable"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; the exit status."""
     args = parser().parse_args(argv)
+    if args.out is not None:
+        problem = _out_problem(args.out)
+        if problem is not None:
+            parser().error(f"--out: {problem}")
     from metricloss.compare.protocol import Options, run
     from metricloss.compare.report import print_table, progress_bar, write_report
     from metricloss.datasets import MULAN_NAMES, DatasetFormatError, DatasetNotFound
@@ -99,7 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                       batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
                       seed=args.seed, quick=args.quick)
     try:
-        report = run(options, progress=progress_bar(args.progress))
+        report = run(options, progress=progress_bar(args.progress),
+                     on_warning=lambda note: print(f"metricloss compare: warning: {note}",
+                                                   file=sys.stderr, flush=True))
     except ModuleNotFoundError as exc:
         framework = args.framework
         hint = {"torch": '"metricloss[demo,torch]"', "jax": '"metricloss[demo,jax]"',
@@ -112,7 +137,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print_table(report, plain=args.plain)
     if args.out is not None:
-        for path in write_report(report, args.out):
+        try:
+            written = write_report(report, args.out)
+        except OSError as exc:  # changed under us since the check: a message, no traceback
+            print(f"metricloss compare: --out: cannot write the report: {exc}", file=sys.stderr)
+            return 2
+        for path in written:
             print(f"wrote {path}", file=sys.stderr)
     return 0
 

@@ -17,6 +17,10 @@ Protocol (the same for every loss, in every framework):
    the tuned thresholds. A label without a positive in the validation split cannot be tuned:
    it keeps the default rule.
 
+A label with no positive example in the training split cannot be learnt by any loss: the run
+says so before training (:func:`data_warnings`; the CLI prints it, :func:`run` passes it to
+``on_warning`` or issues a :class:`CompareWarning`), and the report lists it.
+
 Metrics (all in [0, 1]; Hamming loss lower is better, every other higher):
 
 - ``micro_f1``, ``macro_f1``, ``example_f1`` (per example, averaged: scikit-learn's
@@ -47,9 +51,11 @@ __all__ = [
     "FRAMEWORKS",
     "LOSSES",
     "METRICS",
+    "CompareWarning",
     "LossChoice",
     "Options",
     "Prepared",
+    "data_warnings",
     "evaluate",
     "prepare",
     "run",
@@ -218,6 +224,33 @@ def prepare(data: str | Path, *, seed: int, val_fraction: float = 0.2,
                     scale(x_test), y_test.astype(np.float32), list(split.label_names), name)
 
 
+class CompareWarning(UserWarning):
+    """A property of the data that makes part of the comparison meaningless (e.g. a label with
+    no positive example in the training split)."""
+
+
+def _names(names: list[str], limit: int = 8) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def data_warnings(data: Prepared) -> list[str]:
+    """What the user should know about the splits before trusting the comparison: labels
+    with no positive example in the training split (no loss can learn them: their test F1 is
+    0 and they pull every macro average down alike) and, less severe, in the validation split
+    (their thresholds cannot be tuned: they keep the default rule)."""
+    out = []
+    for split, y, consequence in (
+        ("training", data.y_train, "no loss can learn them (test F1 0 wherever they occur)"),
+        ("validation", data.y_val, "their thresholds cannot be tuned (they keep logit > 0)"),
+    ):
+        missing = [data.label_names[j] for j in range(y.shape[1]) if not y[:, j].any()]
+        if missing:
+            out.append(f"{len(missing)} of {y.shape[1]} labels have no positive example in the "
+                       f"{split} split ({len(y)} rows): {_names(missing)}; {consequence}")
+    return out
+
+
 def evaluate(val_scores: Any, y_val: Any, test_scores: Any, y_test: Any, *,
              target_precision: float) -> dict[str, dict[str, Any]]:
     """The metrics of one trained model (see the module docstring), per rule.
@@ -327,11 +360,14 @@ def framework_versions(framework: str) -> dict[str, str]:
     return versions
 
 
-def run(options: Options, *, progress: Any = None) -> dict[str, Any]:
+def run(options: Options, *, progress: Any = None,
+        on_warning: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the comparison; the JSON-ready results dict (see :mod:`metricloss.compare.report`).
 
     ``progress``: an object with ``start(description, total)``, ``advance()`` and ``done()``
-    (:func:`metricloss.compare.report.progress_bar`); ``None``: silent.
+    (:func:`metricloss.compare.report.progress_bar`); ``None``: silent. ``on_warning``: called
+    with each of :func:`data_warnings`' messages before training; ``None``: each is issued as
+    a :class:`CompareWarning`.
     """
     options = options.resolved()
     for name in options.losses:
@@ -341,6 +377,12 @@ def run(options: Options, *, progress: Any = None) -> dict[str, Any]:
     data = prepare(options.data, seed=options.seed, val_fraction=options.val_fraction,
                    quick=options.quick)
     assert options.target_precision is not None
+    notes = data_warnings(data)
+    for note in notes:
+        if on_warning is None:
+            warnings.warn(note, CompareWarning, stacklevel=2)
+        else:
+            on_warning(note)
     results: dict[str, Any] = {}
     started = time.perf_counter()
     for name in options.losses:
@@ -372,6 +414,7 @@ def run(options: Options, *, progress: Any = None) -> dict[str, Any]:
                            "precision for R@P)"},
         "losses": {name: LOSSES[name].title for name in options.losses},
         "results": results,
+        "warnings": notes,
         "y_test": data.y_test,  # for the plots; not written to the JSON
         "total_seconds": round(time.perf_counter() - started, 3),
     }

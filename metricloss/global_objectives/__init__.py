@@ -26,7 +26,8 @@ function                                                  per-element loss
 ========================================================  ====================================
 
 with ``surr(y, z; c, d) = c·y·ℓ(z) + d·(1−y)·ℓ(−z)`` and ``π`` the label prior (fraction of
-positives).
+positives). Targets (``α``, ``r``) lie in (0, 1]: exactly 1 is accepted, 0 is not; a target
+outside raises ``ValueError`` naming the argument as the caller wrote it.
 
 **Conventions** (the package's, not the original library's where they differ):
 

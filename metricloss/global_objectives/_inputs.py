@@ -224,6 +224,14 @@ def _per_label(b: _Batch, name: str, value: Any, *, low: float, high: float,
     return arr
 
 
+def _target(b: _Batch, name: str, value: Any) -> Array | float:
+    """A constraint's target (a precision, recall or rate), per label, in (0, 1]: 1.0 itself
+    is a valid target (recall 1: every positive found), 0 is not (no constraint). ``name``
+    is the caller's own argument, as the user wrote it; the message reads ``(0, 1]`` as the
+    documentation does."""
+    return _per_label(b, name, value, low=0, high=1, low_open=True)
+
+
 def _as_array(b: _Batch, x: Array | float, extra: tuple[int, ...] = ()) -> Array:
     """A per-label value (a float or an array) as an array of shape ``(L, *extra)``."""
     if isinstance(x, float):

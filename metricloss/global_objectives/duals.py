@@ -25,6 +25,7 @@ from metricloss.global_objectives._inputs import (
     _check_precision_range,
     _per_label,
     _prepare,
+    _target,
     _weighted_label_sums,
     _weighted_sum,
 )
@@ -222,7 +223,7 @@ def constraint_violation(
         target: Any = xp.asarray([lo + (hi - lo) * (k + 1) / (K + 1) for k in range(K)],
                                  dtype=b.dtype, device=b.device)
     else:
-        target = _per_label(b, wanted, given[wanted], low=0.0, high=1.0, low_open=True)
+        target = _target(b, wanted, given[wanted])
     tp, fp = _counts(b, z, y, estimate, surrogate)
     positives, total = _weighted_label_sums(xp, b.y, b.w)
     tp, fp, positives, total = sum_across(xp, [tp, fp, positives, total], all_reduce)

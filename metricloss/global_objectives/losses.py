@@ -21,9 +21,9 @@ from metricloss.global_objectives._inputs import (
     _check_precision_range,
     _label_priors,
     _lambdas,
-    _per_label,
     _prepare,
     _reduce,
+    _target,
 )
 from metricloss.global_objectives.bounds import (
     _aux,
@@ -119,8 +119,7 @@ def recall_at_precision_loss(
     _check_common(surrogate, reduction, return_aux)
     b = _prepare(logits, labels, weights, target_precision=target_precision, lambdas=lambdas,
                  label_priors=label_priors)
-    alpha = _per_label(b, "target_precision", target_precision, low=0.0, high=1.0,
-                       low_open=True)
+    alpha = _target(b, "target_precision", target_precision)
     lam = _lambdas(b, lambdas)
     all_reduce = check_all_reduce(all_reduce)
     priors = _label_priors(b, label_priors, all_reduce)
@@ -171,10 +170,22 @@ def precision_at_recall_loss(
     Reference:
         Eban et al., arXiv:1608.04802, §3.
     """
+    return _precision_at_recall(
+        logits, labels, "target_recall", target_recall, lambdas=lambdas,
+        label_priors=label_priors, weights=weights, surrogate=surrogate, reduction=reduction,
+        return_aux=return_aux, all_reduce=all_reduce)
+
+
+def _precision_at_recall(logits: Array, labels: Array, target_name: str, target: PerLabel, *,
+                         lambdas: PerLabel, label_priors: PerLabel | None,
+                         weights: Array | Number | None, surrogate: str, reduction: str,
+                         return_aux: bool, all_reduce: AllReduce | None) -> Any:
+    """:func:`precision_at_recall_loss`, its target passed as the caller's argument
+    ``target_name`` (``target_recall`` or ``target_rate``), so that messages name it."""
     _check_common(surrogate, reduction, return_aux)
-    b = _prepare(logits, labels, weights, target_recall=target_recall, lambdas=lambdas,
-                 label_priors=label_priors)
-    r = _per_label(b, "target_recall", target_recall, low=0.0, high=1.0, low_open=True)
+    b = _prepare(logits, labels, weights, lambdas=lambdas, label_priors=label_priors,
+                 **{target_name: target})
+    r = _target(b, target_name, target)
     lam = _lambdas(b, lambdas)
     all_reduce = check_all_reduce(all_reduce)
     priors = _label_priors(b, label_priors, all_reduce)
@@ -221,8 +232,8 @@ def false_positive_rate_at_true_positive_rate_loss(
         >>> round(float(loss), 4)  # (0 + 0)/2 + 1·0.5·(0.9 − 1)
         -0.05
     """
-    return precision_at_recall_loss(
-        logits, labels, target_recall=target_rate, lambdas=lambdas, label_priors=label_priors,
+    return _precision_at_recall(
+        logits, labels, "target_rate", target_rate, lambdas=lambdas, label_priors=label_priors,
         weights=weights, surrogate=surrogate, reduction=reduction, return_aux=return_aux,
         all_reduce=all_reduce,
     )
@@ -266,7 +277,7 @@ def true_positive_rate_at_false_positive_rate_loss(
     _check_common(surrogate, reduction, return_aux)
     b = _prepare(logits, labels, weights, target_rate=target_rate, lambdas=lambdas,
                  label_priors=label_priors)
-    r = _per_label(b, "target_rate", target_rate, low=0.0, high=1.0, low_open=True)
+    r = _target(b, "target_rate", target_rate)
     lam = _lambdas(b, lambdas)
     all_reduce = check_all_reduce(all_reduce)
     priors = _label_priors(b, label_priors, all_reduce)
