@@ -79,6 +79,7 @@ __all__ = [
     "SparseMultilabelCategoricalCrossentropy",
     "TruePositiveRateAtFalsePositiveRateLoss",
 ]
+__all__ += ["LovaszHingeLoss", "LovaszSoftmaxLoss", "TverskyLoss"]
 
 
 def _detach(x: torch.Tensor) -> torch.Tensor:
@@ -317,3 +318,18 @@ class AsymmetricLoss(_MetricLoss):
                    "stop-gradient on the focusing weights, the reference training script's "
                    "``disable_torch_grad_focal_loss=True``).")
     _spec = SPECS["AsymmetricLoss"]
+
+
+class TverskyLoss(_MetricLoss):
+    __doc__ = _doc(SPECS["TverskyLoss"])
+    _spec = SPECS["TverskyLoss"]
+
+
+class LovaszHingeLoss(_MetricLoss):
+    __doc__ = _doc(SPECS["LovaszHingeLoss"], " Takes no per-call ``weights``.")
+    _spec = SPECS["LovaszHingeLoss"]
+
+
+class LovaszSoftmaxLoss(_MetricLoss):
+    __doc__ = _doc(SPECS["LovaszSoftmaxLoss"], " Takes no per-call ``weights``.")
+    _spec = SPECS["LovaszSoftmaxLoss"]
