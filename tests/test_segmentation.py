@@ -375,7 +375,7 @@ def test_gradients_match_finite_differences(xp, rng, case) -> None:
     if not xp.differentiable:
         pytest.skip(f"{xp.name} has no automatic differentiation")
     if case == "hinge":
-        z, y = _masks(rng, n=2, h=2, w=3)
+        z, y = _masks(rng, n=3, h=2, w=3)
 
         def fn(u, lib):
             return ml.lovasz_hinge_loss(u, y if lib is None else xp.asarray(y),
