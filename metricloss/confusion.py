@@ -70,6 +70,7 @@ __all__ = [
 AVERAGES = ("macro", "micro", "samples", "none")
 TRANSFORMS = ("sigmoid", "anyloss")
 ABSENT_CLASSES = ("keep", "zero", "skip")
+"""``absent_classes``: what a class with no positive contributes to a per-class mean."""
 
 
 def soft_confusion(

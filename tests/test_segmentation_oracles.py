@@ -34,13 +34,14 @@ monai_losses = pytest.importorskip("monai.losses")
 def _smp_losses() -> types.ModuleType:
     """``segmentation_models_pytorch.losses`` without the package's ``__init__``."""
     name = "segmentation_models_pytorch"
+    if name in sys.modules:
+        return importlib.import_module(f"{name}.losses")
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
         pytest.skip("segmentation-models-pytorch is not installed")
-    if name not in sys.modules:
-        package = types.ModuleType(name)
-        package.__path__ = list(spec.submodule_search_locations)
-        sys.modules[name] = package
+    package = types.ModuleType(name)
+    package.__path__ = list(spec.submodule_search_locations)
+    sys.modules[name] = package
     return importlib.import_module(f"{name}.losses")
 
 
