@@ -36,6 +36,7 @@ from metricloss.global_objectives import (
     update_label_priors,
     weighted_surrogate,
 )
+from metricloss.lovasz import lovasz_hinge_loss, lovasz_softmax_loss
 from metricloss.metrics import (
     UndefinedMetricWarning,
     accuracy_score,
@@ -52,7 +53,6 @@ from metricloss.metrics import (
     roc_auc_score,
     subset_accuracy,
 )
-from metricloss.lovasz import lovasz_hinge_loss, lovasz_softmax_loss
 from metricloss.roc_auc import roc_auc_loss
 from metricloss.thresholds import binarize, tune_thresholds
 
