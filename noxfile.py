@@ -44,7 +44,7 @@ BACKENDS = {
     # session parameter: (extras, extra requirements, namespaces under test)
     "numpy": (["test"], [], "numpy,array_api_strict"),
     # torch also gets the demo extra: the compare command's plots and progress bar are tested there
-    "torch": (["test", "torch", "demo"], [TORCH], "torch"),
+    "torch": (["test", "torch", "demo"], [TORCH, "monai>=1.4"], "torch"),
     "jax": (["test", "jax"], [], "jax"),
     "tensorflow": (["test", "tensorflow"], [], "tensorflow"),
 }
@@ -81,6 +81,11 @@ def tests(session: nox.Session, backend: str) -> None:
     default float32 mode, the one most users run; NumPy also runs the docstring examples)."""
     extras, extra, namespaces = BACKENDS[backend]
     _install(session, extras, extra)
+    if backend == "torch":
+        # Segmentation oracles (tests/test_segmentation_oracles.py): MONAI above (torch pinned
+        # in the same command); SMP without its dependencies (timm and torchvision would
+        # replace the pinned torch), only its losses subpackage is imported.
+        session.install("--no-deps", "segmentation-models-pytorch>=0.5")
     env = {"METRICLOSS_BACKENDS": namespaces}
     _pytest(session, *XDIST, "-q", "-m", "not parity", env=env)
     if backend == "numpy":

@@ -1,6 +1,8 @@
-"""Soft Dice on integer segmentation masks: metricloss against the naive one-hot code.
+"""Segmentation losses on integer masks: metricloss against the naive one-hot code, and the new
+losses (Tversky, Lovász, per-image and generalized Dice) against SMP and MONAI.
 
     python benchmarks/multiclass_segmentation.py [--quick] [--threads N] [--jax]
+    python benchmarks/multiclass_segmentation.py --peers [--quick] [--compiled] [--threads N]
 
 Shape ``(8, 21, 256, 256)`` float32 logits (Pascal VOC's 21 classes) against ``(8, 256, 256)``
 int64 masks, 5% of the pixels set to the ignore label 255; ``--quick`` uses
@@ -31,6 +33,25 @@ allocator slack. Linux only.
 
 ``--jax`` adds the same comparison under ``jax.jit`` (value and gradient), with XLA's own
 account of the compiled program's temporary buffers (``memory_analysis().temp_size_in_bytes``).
+
+``--peers`` instead compares the segmentation losses with the peer libraries' own code, each
+pair on the same inputs (same loss value, printed), PyTorch eager; ``--compiled`` adds both
+sides under ``torch.compile`` (default mode; the peers' Python loops and data-dependent
+branches break the graph, ours compiles to one graph). Pairs (``PEERS``):
+
+- ``tversky`` / ``smp-tversky``: Tversky (α = 0.3, β = 0.7) pooled over the batch, ignored
+  pixels (SMP ``TverskyLoss("multiclass")``; ours with ``absent_classes="zero"``);
+- ``lovasz`` / ``smp-lovasz``: Lovász-softmax over the batch (one sort of ``N·H·W`` errors per
+  class; SMP loops over the classes);
+- ``lovasz-per-image`` / ``smp-lovasz-per-image``: per image (SMP loops over images and classes;
+  ours sorts all ``N·C`` rows in one call);
+- ``dice-per-image`` / ``monai-dice``: soft Dice per (image, class) (MONAI ``DiceLoss(batch=False,
+  to_onehot_y=True, ignore_index=255)``, which builds the one-hot target);
+- ``gdl`` / ``monai-gdl``: generalized Dice (``w_type="square"``, per image); MONAI's has no
+  ``ignore_index``, so this pair gets masks without ignored pixels.
+
+SMP is imported without its package ``__init__`` (its ``losses`` subpackage alone), as in the
+tests.
 """
 
 from __future__ import annotations
@@ -186,6 +207,155 @@ def _time_torch(shape: tuple[int, ...], rounds: int, threads: int | None) -> dic
 
 
 # --------------------------------------------------------------------------------------------
+# The new losses against SMP and MONAI
+# --------------------------------------------------------------------------------------------
+
+PEERS = {
+    "tversky": "smp-tversky",
+    "lovasz": "smp-lovasz",
+    "lovasz-per-image": "smp-lovasz-per-image",
+    "dice-per-image": "monai-dice",
+    "gdl": "monai-gdl",
+}
+NO_IGNORE = ("gdl", "monai-gdl")  # MONAI's generalized Dice has no ignore_index
+
+
+def _smp_losses() -> Any:
+    import importlib
+    import importlib.util
+    import types
+
+    name = "segmentation_models_pytorch"
+    if name in sys.modules:
+        return importlib.import_module(f"{name}.losses")
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("--peers needs segmentation-models-pytorch (pip install --no-deps)")
+    package = types.ModuleType(name)
+    package.__path__ = list(spec.submodule_search_locations)
+    sys.modules[name] = package
+    return importlib.import_module(f"{name}.losses")
+
+
+def _peer_loss(variant: str) -> Callable[[Any, Any], Any]:
+    import metricloss as ml
+
+    if variant == "tversky":
+        return lambda z, t: ml.tversky_loss(z, t, alpha=0.3, beta=0.7, multiclass=True,
+                                            ignore_index=IGNORE, absent_classes="zero",
+                                            soft_labels=True)
+    if variant == "lovasz":
+        return lambda z, t: ml.lovasz_softmax_loss(z, t, ignore_index=IGNORE)
+    if variant == "lovasz-per-image":
+        return lambda z, t: ml.lovasz_softmax_loss(z, t, ignore_index=IGNORE, per_image=True)
+    if variant == "dice-per-image":
+        return lambda z, t: ml.sigmoid_f1_loss(z, t, multiclass=True, ignore_index=IGNORE,
+                                               per_image=True, smooth_nr=1e-5, smooth_dr=1e-5)
+    if variant == "gdl":
+        return lambda z, t: ml.sigmoid_f1_loss(z, t, multiclass=True, class_weights="square",
+                                               average="samples", smooth_nr=1e-5,
+                                               smooth_dr=1e-5)
+    if variant.startswith("smp-"):
+        smp = _smp_losses()
+        if variant == "smp-tversky":
+            fn = smp.TverskyLoss("multiclass", alpha=0.3, beta=0.7, ignore_index=IGNORE)
+        else:
+            fn = smp.LovaszLoss("multiclass", per_image=variant.endswith("per-image"),
+                                ignore_index=IGNORE)
+        return lambda z, t: fn(z, t)
+    from monai.losses import DiceLoss, GeneralizedDiceLoss
+
+    if variant == "monai-dice":
+        dice = DiceLoss(softmax=True, to_onehot_y=True, batch=False, ignore_index=IGNORE)
+        return lambda z, t: dice(z, t[:, None])
+    if variant == "monai-gdl":
+        gdl = GeneralizedDiceLoss(softmax=True, to_onehot_y=True, w_type="square", batch=False)
+        return lambda z, t: gdl(z, t[:, None])
+    raise ValueError(variant)
+
+
+def _peer_fn(variant: str, compiled: bool) -> Callable[[Any, Any], Any]:
+    import torch
+
+    fn = _peer_loss(variant)
+    return torch.compile(fn) if compiled else fn
+
+
+def _peer_inputs(variant: str, shape: tuple[int, ...]) -> tuple[Any, Any]:
+    logits, masks = _torch_inputs(shape)
+    if variant in NO_IGNORE:
+        masks = masks.masked_fill(masks == IGNORE, 0)
+    return logits, masks
+
+
+def _peer_memory_worker(variant: str, shape: tuple[int, ...], threads: int | None,
+                        compiled: bool) -> None:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    logits, masks = _peer_inputs(variant, shape)
+    fn = _peer_fn(variant, compiled)
+    for _ in range(2):  # compile and warm up
+        _, grad = _step(fn, logits, masks)
+        del grad
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    before = _status()["VmRSS"]
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    loss, _grad = _step(fn, logits, masks)
+    peak = _status()["VmHWM"] - before
+    print(json.dumps({"variant": variant, "peak_bytes": peak, "loss": loss}))
+
+
+def _peer_memory(variant: str, shape: tuple[int, ...], threads: int | None,
+                 compiled: bool) -> int:
+    cmd = [sys.executable, os.path.abspath(__file__), "--peer-memory-worker", variant,
+           "--shape", ",".join(map(str, shape))]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    if compiled:
+        cmd += ["--compiled"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return int(json.loads(out.stdout.strip().splitlines()[-1])["peak_bytes"])
+
+
+def _peers_report(shape: tuple[int, ...], rounds: int, threads: int | None,
+                  compiled: bool, repeats: int) -> None:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    modes = [False, True] if compiled else [False]
+    print(f"{'pair':40s} {'mode':8s} {'ours loss':>10s} {'peer loss':>10s} {'ours':>9s} "
+          f"{'peer':>9s} {'peer/ours':>9s} {'ours mem':>10s} {'peer mem':>10s}")
+    for ours, peer in PEERS.items():
+        logits, masks = _peer_inputs(ours, shape)
+        for mode in modes:
+            fns = {v: _peer_fn(v, mode) for v in (ours, peer)}
+            losses = {}
+            for v, fn in fns.items():
+                for _ in range(2):
+                    losses[v], _ = _step(fn, logits, masks)
+            seconds: dict[str, list[float]] = {ours: [], peer: []}
+            for r in range(rounds):
+                for v in (ours, peer) if r % 2 == 0 else (peer, ours):
+                    start = time.perf_counter()
+                    _step(fns[v], logits, masks)
+                    seconds[v].append(time.perf_counter() - start)
+            ratio = statistics.median(b / a for a, b in zip(seconds[ours], seconds[peer],
+                                                            strict=True))
+            mem = {v: statistics.median(_peer_memory(v, shape, threads, mode)
+                                        for _ in range(repeats)) for v in (ours, peer)}
+            print(f"{ours + ' / ' + peer:40s} {'compiled' if mode else 'eager':8s} "
+                  f"{losses[ours]:10.6f} {losses[peer]:10.6f} "
+                  f"{statistics.median(seconds[ours]) * 1e3:7.0f}ms "
+                  f"{statistics.median(seconds[peer]) * 1e3:7.0f}ms {ratio:8.2f}x "
+                  f"{_mib(mem[ours]).strip():>10s} {_mib(mem[peer]).strip():>10s}", flush=True)
+
+
+# --------------------------------------------------------------------------------------------
 # JAX (optional)
 # --------------------------------------------------------------------------------------------
 
@@ -259,16 +429,33 @@ def main(argv: list[str] | None = None) -> None:
                         help="fresh processes per variant for memory (3; quick 1)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--jax", action="store_true", help="also compare under jax.jit")
+    parser.add_argument("--peers", action="store_true",
+                        help="the new losses against SMP and MONAI (see PEERS)")
+    parser.add_argument("--compiled", action="store_true",
+                        help="--peers: also under torch.compile")
     parser.add_argument("--shape", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--memory-worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--peer-memory-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     shape = (tuple(int(s) for s in args.shape.split(",")) if args.shape
              else QUICK_SHAPE if args.quick else FULL_SHAPE)
     if args.memory_worker:
         _memory_worker(args.memory_worker, shape, args.threads)
         return
+    if args.peer_memory_worker:
+        _peer_memory_worker(args.peer_memory_worker, shape, args.threads, args.compiled)
+        return
     rounds = args.rounds or (5 if args.quick else 15)
     repeats = args.memory_repeats or (1 if args.quick else 3)
+    if args.peers:
+        import torch
+
+        print(f"shape {shape} float32 logits, int64 masks ({IGNORE} = ignored, 5%), PyTorch "
+              f"{torch.__version__} CPU; forward+backward, median of {rounds} alternating "
+              f"rounds; peak memory: VmHWM − VmRSS of one step in a fresh process, median of "
+              f"{repeats}")
+        _peers_report(shape, rounds, args.threads, args.compiled, repeats)
+        return
 
     import torch
 

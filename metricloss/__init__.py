@@ -2,7 +2,8 @@
 Python array API standard and run unchanged on NumPy, PyTorch, JAX and TensorFlow.
 
 Losses: :mod:`metricloss.confusion` (sigmoidF1, AnyLoss, any confusion-matrix metric),
-:mod:`metricloss.crossentropy` (ZLPR, dense and sparse), :mod:`metricloss.global_objectives`
+:mod:`metricloss.crossentropy` (ZLPR, dense and sparse), :mod:`metricloss.lovasz` (Lovász hinge and
+Lovász-softmax for segmentation), :mod:`metricloss.global_objectives`
 (recall at precision, ..., PR-AUC, ROC-AUC). Baselines to compare with: :mod:`metricloss.baselines`
 (binary cross-entropy, focal loss, asymmetric loss). Evaluation: :mod:`metricloss.metrics` (exact
 metrics) and :mod:`metricloss.thresholds` (per-label threshold tuning); streaming evaluation in
@@ -16,6 +17,7 @@ from metricloss.confusion import (
     confusion_metric_loss,
     sigmoid_f1_loss,
     soft_confusion,
+    tversky_loss,
 )
 from metricloss.crossentropy import (
     multilabel_categorical_crossentropy,
@@ -37,6 +39,7 @@ from metricloss.global_objectives import (
     update_label_priors,
     weighted_surrogate,
 )
+from metricloss.lovasz import lovasz_hinge_loss, lovasz_softmax_loss
 from metricloss.metrics import (
     UndefinedMetricWarning,
     accuracy_score,
@@ -90,6 +93,8 @@ __all__ = [
     "hamming_loss",
     "jaccard_score",
     "label_priors_init",
+    "lovasz_hinge_loss",
+    "lovasz_softmax_loss",
     "multilabel_categorical_crossentropy",
     "precision_at_k",
     "precision_at_recall_loss",
@@ -108,6 +113,7 @@ __all__ = [
     "true_positive_rate_at_false_positive_rate_loss",
     "true_positives_lower_bound",
     "tune_thresholds",
+    "tversky_loss",
     "update_label_priors",
     "weighted_surrogate",
 ]

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from metricloss._checks import (
     as_float_labels,
+    check_choice,
     check_eager_indices,
     check_eager_range,
     check_floating,
@@ -38,6 +39,7 @@ from metricloss._namespace import (
     namespace_of,
 )
 from metricloss._soft_counts import (
+    Counts,
     along,
     at_least,
     class_mask,
@@ -56,7 +58,10 @@ from metricloss._soft_predictions import (
     elementwise_predictions,
 )
 
-__all__ = ["class_axis_loss"]
+__all__ = ["VOLUME_WEIGHTS", "class_axis_loss"]
+
+VOLUME_WEIGHTS = ("square", "simple", "uniform")
+"""The label-volume class weights of the generalized Dice loss (MONAI's ``w_type``)."""
 
 
 class _Inputs(NamedTuple):
@@ -69,7 +74,7 @@ class _Inputs(NamedTuple):
     axis: int  # the class axis, non-negative
     w: Array | None  # weights broadcastable to z (ignored positions folded in as 0)
     example_w: Array | None  # per-example weights of the samples mean, or None
-    class_weights: Array | None  # (C,) or None
+    class_weights: Any  # (C,) array, a volume-weights name, or None
 
 
 def class_axis_loss(
@@ -93,10 +98,16 @@ def class_axis_loss(
     inputs = _prepare(logits, labels, opts, weights=weights, axis=axis,
                       ignore_index=ignore_index, class_weights=class_weights)
     xp, z = inputs.xp, inputs.z
+    if not opts.include_background and z.shape[inputs.axis] < 2:
+        raise ValueError("include_background=False needs at least 2 classes along the class "
+                         f"axis, got {z.shape[inputs.axis]}")
     if any(d == 0 for d in tuple(z.shape) if d is not None):
         # Empty batch, class or spatial axis: loss 0 (per class for "none"), gradient 0.
-        per_class_axes = tuple(d for d in range(len(z.shape)) if d != inputs.axis)
+        keep = (0, inputs.axis) if opts.per_image else (inputs.axis,)
+        per_class_axes = tuple(d for d in range(len(z.shape)) if d not in keep)
         zero = xp.sum(z, axis=per_class_axes if opts.average == "none" else None)
+        if opts.average == "none" and not opts.include_background:
+            zero = zero[..., 1:]
         return zero * 0.0
     if not opts.from_logits:
         check_eager_range(xp, describe_logits(opts), z, 0.0, 1.0)
@@ -107,6 +118,9 @@ def class_axis_loss(
         p = elementwise_predictions(xp, z, opts)
         if needs_true_negatives(opts.metric):
             q = elementwise_complements(xp, z, opts)
+    if (opts.per_image or opts.absent_classes != "keep" or not opts.include_background
+            or isinstance(inputs.class_weights, str)):
+        return _segmentation_loss(inputs, p, opts, all_reduce)
     if opts.average in ("macro", "none"):
         return _per_class_loss(inputs, p, opts, all_reduce, q=q)
     return _pooled_loss(inputs, p, opts, rows_sum_to_one=multiclass and
@@ -122,12 +136,14 @@ def _per_class_loss(inputs: _Inputs, p: Array, opts: LossOptions, all_reduce: An
     axes = tuple(d for d in range(len(p.shape)) if d != axis)
     need_tn = needs_true_negatives(opts.metric)
     if inputs.t is None:
-        counts = counts_of_labels(xp, p, inputs.w, axes, need_tn, y=inputs.y, q=q)
+        counts = counts_of_labels(xp, p, inputs.w, axes, need_tn, y=inputs.y, q=q,
+                                  soft=opts.soft_labels)
     else:
         counts = counts_of_labels(xp, p, inputs.w, axes, need_tn,
                                   mask=class_mask(xp, inputs.t, p, axis), q=q)
     counts = sync_counts(xp, counts, all_reduce)
-    per_class = loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps)
+    per_class = loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps,
+                               **opts.loss_keywords())
     if opts.average == "none":
         return per_class
     cw = inputs.class_weights
@@ -154,17 +170,94 @@ def _pooled_loss(inputs: _Inputs, p: Array, opts: LossOptions, *, rows_sum_to_on
             cw_along = along(xp, cw, axis, ndim)
             w = cw_along if w is None else w * cw_along
         if inputs.t is None:
-            counts = counts_of_labels(xp, p, w, axes, need_tn, y=inputs.y, q=q)
+            counts = counts_of_labels(xp, p, w, axes, need_tn, y=inputs.y, q=q,
+                                      soft=opts.soft_labels)
         else:
             counts = counts_of_labels(xp, p, w, axes, need_tn,
                                       mask=class_mask(xp, inputs.t, p, axis), q=q)
     if opts.average == "micro":
         counts = sync_counts(xp, counts, all_reduce)
-    loss = loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps)
+    loss = loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps, **opts.loss_keywords())
     if opts.average == "samples":
         example_w = None if inputs.example_w is None else xp.reshape(inputs.example_w, (-1,))
         loss = weighted_mean(xp, loss, example_w, opts.eps, all_reduce)
     return loss
+
+
+def _segmentation_loss(inputs: _Inputs, p: Array, opts: LossOptions, all_reduce: Any = None
+                       ) -> Array:
+    """The segmentation options (``per_image``, ``absent_classes``, ``include_background``,
+    label-volume class weights): per-class counts first (``(C,)``, or ``(N, C)`` per image for
+    ``per_image`` and ``samples``), then the per-class losses or the weighted pooled counts.
+
+    ``macro``: the (weighted) mean over the classes kept, per image and then over images with
+    ``per_image``; ``none``: the ``(C,)``/``(N, C)`` losses; ``micro``/``samples``: the counts
+    summed over classes with the class weights (the generalized Dice loss with volume weights).
+    """
+    xp, axis, ndim = inputs.xp, inputs.axis, len(p.shape)
+    per_example = opts.per_image or opts.average == "samples"
+    axes = tuple(d for d in range(ndim) if d != axis and not (per_example and d == 0))
+    need_tn = needs_true_negatives(opts.metric)
+    if inputs.t is None:
+        counts = counts_of_labels(xp, p, inputs.w, axes, need_tn, y=inputs.y,
+                                  soft=opts.soft_labels)
+    else:
+        counts = counts_of_labels(xp, p, inputs.w, axes, need_tn,
+                                  mask=class_mask(xp, inputs.t, p, axis))
+    if not per_example:
+        counts = sync_counts(xp, counts, all_reduce)
+    num_classes = p.shape[axis]
+    keep = None
+    if not opts.include_background:
+        keep = xp.astype(xp.arange(num_classes, device=device_of(p)) > 0, p.dtype)
+    cw = inputs.class_weights
+    volume = counts.tp + counts.fn  # Σ w·y per class (per image): constant in p
+    if isinstance(cw, str):
+        cw = _volume_weights(xp, volume, cw, keep)
+    elif keep is not None:
+        cw = keep if cw is None else cw * keep
+    example_w = None if inputs.example_w is None else xp.reshape(inputs.example_w, (-1,))
+    if opts.average in ("micro", "samples"):
+        pooled = Counts(*(None if c is None else
+                          xp.sum(c if cw is None else c * cw, axis=-1) for c in counts))
+        loss = loss_of_counts(xp, pooled, opts.metric, opts.beta, opts.eps,
+                              **opts.loss_keywords())
+        if opts.average == "samples":
+            loss = weighted_mean(xp, loss, example_w, opts.eps, all_reduce)
+        return loss
+    losses = loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps,
+                            **opts.loss_keywords())
+    present = volume > 0.0
+    if opts.absent_classes != "keep":
+        losses = xp.where(present, losses, xp.zeros_like(losses))
+    if opts.average == "none":
+        return losses if keep is None else losses[..., 1:]
+    w = xp.ones_like(losses) if cw is None else cw * xp.ones_like(losses)
+    if opts.absent_classes == "skip":
+        w = xp.where(present, w, xp.zeros_like(w))
+    mean_over_classes = xp.sum(w * losses, axis=-1) / at_least(xp, xp.sum(w, axis=-1),
+                                                                  opts.eps)
+    if per_example:
+        return weighted_mean(xp, mean_over_classes, example_w, opts.eps, all_reduce)
+    return mean_over_classes
+
+
+def _volume_weights(xp: Namespace, volume: Array, kind: str, keep: Array | None) -> Array:
+    """Generalized Dice class weights from the label volumes ``V`` (last axis: classes):
+    ``1/V²`` (``square``), ``1/V`` (``simple``) or 1 (``uniform``); a class with ``V = 0``
+    takes the largest weight of the classes kept (along the last axis), as MONAI."""
+    if kind == "uniform":
+        w = xp.ones_like(volume)
+    else:
+        positive = volume > 0.0
+        safe = xp.where(positive, volume, xp.ones_like(volume))
+        raw = 1.0 / (safe * safe) if kind == "square" else 1.0 / safe
+        raw = xp.where(positive, raw, xp.zeros_like(raw))
+        if keep is not None:
+            raw = raw * keep
+        largest = xp.max(raw, axis=-1, keepdims=True)
+        w = xp.where(positive, raw, largest * xp.ones_like(raw))
+    return w if keep is None else w * keep
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,11 +300,14 @@ def _prepare(
     # No copy when the dtype is already right (array-api-compat's astype copies by default).
     z = logits if logits.dtype == dtype else xp.astype(logits, dtype)
     y = t = None
+    valid = None
+    if label_shape == shape and ignore_index is not None:
+        # Binary / multi-label masks with a void value: those elements leave every count.
+        if xp.isdtype(labels.dtype, "bool"):
+            raise TypeError("ignore_index needs integer or floating labels, got bool labels")
+        valid = labels != ignore_index
+        labels = xp.where(valid, labels, xp.zeros_like(labels))
     if label_shape == shape:
-        if ignore_index is not None:
-            raise ValueError("ignore_index applies to integer class labels of shape "
-                             f"{index_shape}; labels have the logits' shape {shape} "
-                             "(one-hot or soft labels)")
         if labels.dtype == dtype:
             check_eager_range(xp, "labels", labels, 0.0, 1.0)
             y = labels
@@ -233,6 +329,9 @@ def _prepare(
     w, per_example = _weights(xp, weights, z, a)
     example_w = w if per_example else None
     cw = _class_weights(xp, class_weights, num_classes, dtype, device_of(z))
+    if valid is not None:
+        keep_elements = xp.astype(valid, dtype)
+        w = keep_elements if w is None else w * keep_elements
     if t is not None and ignore_index is not None:
         valid = t != ignore_index
         keep = xp.expand_dims(xp.astype(valid, dtype), axis=a)
@@ -289,9 +388,12 @@ def _weights(xp: Namespace, weights: Any, z: Array, axis: int) -> tuple[Array | 
 def _class_weights(
     xp: Namespace, class_weights: Any, num_classes: int, dtype: Any, device: Any
 ) -> Array | None:
-    """``(C,)`` non-negative, finite class weights, not all zero, as an array (or ``None``)."""
+    """``(C,)`` non-negative, finite class weights, not all zero, as an array (or ``None``);
+    or the name of the label-volume weights (``square``, ``simple``, ``uniform``)."""
     if class_weights is None:
         return None
+    if isinstance(class_weights, str):
+        return check_choice("class_weights", class_weights, VOLUME_WEIGHTS)
     if isinstance(class_weights, list | tuple):
         values = list(class_weights)
         if len(values) != num_classes:

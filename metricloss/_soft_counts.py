@@ -91,6 +91,7 @@ def counts_of_labels(
     y: Array | None = None,
     mask: Array | None = None,
     q: Array | None = None,
+    soft: bool = False,
 ) -> Counts:
     """The counts over ``axes`` of ``p`` against float labels ``y`` (``p``'s shape) or a boolean
     ``mask`` of the positives (broadcastable to ``p``); ``w`` broadcastable to ``p`` or ``None``.
@@ -99,7 +100,10 @@ def counts_of_labels(
     With it: the four counts, each summed directly (no cancellation when a side is empty);
     ``fn`` and ``tn`` from ``q``, the complements ``1 − p`` computed without cancellation where
     the caller has them (``None``: ``1 − p``, which is 0 wherever ``p`` rounds to 1).
+    ``soft`` (float labels only): the soft-label counts of :func:`_semimetric_counts`.
     """
+    if soft and y is not None:
+        return _semimetric_counts(xp, p, y, w, axes, need_tn)
     on = _on_positives(xp, y, mask)
     wp = p if w is None else w * p
     tp = xp.sum(on(wp), axis=axes)
@@ -118,6 +122,30 @@ def counts_of_labels(
     else:
         sy = xp.sum(y, axis=axes)
     return Counts(tp, sp - tp, sy - tp, None)
+
+
+def _semimetric_counts(xp: Namespace, p: Array, y: Array, w: Array | None, axes: Axes,
+                       need_tn: bool) -> Counts:
+    """Counts that stay correct with soft labels (Wang & Blaschko, "Dice Semimetric Losses",
+    MICCAI 2023): ``tp = Σ w·min(p, y) = Σ w·(p + y − |p − y|)/2``, ``fp = Σ w·p − tp``,
+    ``fn = Σ w·y − tp`` (``tn = Σ w·min(1 − p, 1 − y)``). For 0/1 labels ``min(p, y) = p·y``:
+    the usual counts. For soft labels the metric then reaches its optimum at ``p = y`` (with
+    ``Σ p·y``, a soft Dice is maximal at a 0/1 ``p``, not at ``p = y``)."""
+    d = xp.abs(p - y)
+    wp = p if w is None else w * p
+    wy = y if w is None else w * y
+    sp = xp.sum(wp, axis=axes)
+    sy = xp.sum(wy, axis=axes)
+    sd = xp.sum(d if w is None else w * d, axis=axes)
+    tp = 0.5 * (sp + sy - sd)
+    if not need_tn:
+        return Counts(tp, sp - tp, sy - tp, None)
+    # Each count as a sum of non-negative terms (exact 0 on an empty side, as the plain form).
+    fp = 0.5 * (sp - sy + sd)
+    fn = 0.5 * (sy - sp + sd)
+    wq = 2.0 - p - y - d
+    tn = 0.5 * xp.sum(wq if w is None else w * wq, axis=axes)
+    return Counts(tp, fp, fn, tn)
 
 
 def counts_of_true_class(
@@ -199,15 +227,47 @@ def at_least(xp: Namespace, x: Array, low: float) -> Array:
     return xp.where(x > low, x, xp.full_like(x, low))
 
 
-def loss_of_counts(xp: Namespace, counts: Counts, metric: str, beta: float, eps: float) -> Array:
+def loss_of_counts(xp: Namespace, counts: Counts, metric: str, beta: float, eps: float, *,
+                   smooth_nr: float = 0.0, smooth_dr: float = 0.0, log_loss: bool = False,
+                   gamma: float = 1.0, tversky: tuple[float, float] | None = None) -> Array:
     """``1 − metric`` of the counts (``(1 − mcc)/2`` for MCC), every division
-    ``num / max(den, eps)``: a side with no mass gives a metric term of 0, not ``0/0``."""
-    value = metric_from_counts(
-        metric, counts.tp, counts.fp, counts.fn, counts.tn, beta=beta,
-        divide=lambda num, den: num / at_least(xp, den, eps),
-        sqrt=lambda x: _safe_sqrt(xp, x, eps),
-    )
-    return 0.5 * (1.0 - value) if metric == "mcc" else 1.0 - value
+    ``(num + smooth_nr) / max(den + smooth_dr, eps)``: without smoothing a side with no mass
+    gives a metric term of 0, not ``0/0``.
+
+    ``tversky=(α, β)``: the Tversky index ``tp / (tp + α·fp + β·fn)`` instead of ``metric``.
+    ``log_loss``: ``−log(max(s, eps))`` of the score ``s`` (the metric; ``(1 + mcc)/2``)
+    instead of ``1 − s``. ``gamma``: the loss raised to ``gamma`` (focal Tversky), with a
+    finite gradient at 0."""
+    def divide(num: Array, den: Array) -> Array:
+        if smooth_nr:
+            num = num + smooth_nr
+        if smooth_dr:
+            den = den + smooth_dr
+        return num / at_least(xp, den, eps)
+
+    if tversky is not None:
+        alpha, beta_ = tversky
+        score = divide(counts.tp, counts.tp + alpha * counts.fp + beta_ * counts.fn)
+    else:
+        value = metric_from_counts(
+            metric, counts.tp, counts.fp, counts.fn, counts.tn, beta=beta,
+            divide=divide, sqrt=lambda x: _safe_sqrt(xp, x, eps),
+        )
+        if not log_loss:
+            loss = 0.5 * (1.0 - value) if metric == "mcc" else 1.0 - value
+            return _focal(xp, loss, gamma)
+        score = 0.5 * (1.0 + value) if metric == "mcc" else value
+    loss = -xp.log(at_least(xp, score, eps)) if log_loss else 1.0 - score
+    return _focal(xp, loss, gamma)
+
+
+def _focal(xp: Namespace, loss: Array, gamma: float) -> Array:
+    """``loss ** gamma`` (the loss is ``≥ 0``), 0 with a zero gradient where the loss is 0."""
+    if gamma != 1.0:
+        positive = loss > 0.0
+        loss = xp.where(positive, xp.where(positive, loss, xp.ones_like(loss)) ** gamma,
+                        xp.zeros_like(loss))
+    return loss
 
 
 def sync_counts(xp: Namespace, counts: Counts, all_reduce: AllReduce | None) -> Counts:

@@ -38,6 +38,26 @@ class LossOptions(NamedTuple):
     amplifier: float
     from_logits: bool
     eps: float
+    # The segmentation options (all default to the plain loss of SPEC §1).
+    smooth_nr: float = 0.0
+    smooth_dr: float = 0.0
+    log_loss: bool = False
+    gamma: float = 1.0
+    tversky: tuple[float, float] | None = None
+    soft_labels: bool = False
+    per_image: bool = False
+    absent_classes: str = "keep"
+    include_background: bool = True
+
+    def loss_keywords(self) -> dict[str, Any]:
+        """The keywords of :func:`metricloss._soft_counts.loss_of_counts` beyond the metric."""
+        return {"smooth_nr": self.smooth_nr, "smooth_dr": self.smooth_dr,
+                "log_loss": self.log_loss, "gamma": self.gamma, "tversky": self.tversky}
+
+    def uses_class_axis(self) -> bool:
+        """Whether an option needs the class-axis form (``(N, C, *spatial)``)."""
+        return (self.per_image or self.absent_classes != "keep"
+                or not self.include_background)
 
 
 def _amplify(xp: Namespace, q: Array, amplifier: float) -> Array:

@@ -61,6 +61,7 @@ from metricloss._soft_predictions import (
 from metricloss._sync import AllReduce, check_all_reduce
 
 __all__ = [
+    "ABSENT_CLASSES",
     "AVERAGES",
     "METRICS",
     "TRANSFORMS",
@@ -68,10 +69,13 @@ __all__ = [
     "confusion_metric_loss",
     "sigmoid_f1_loss",
     "soft_confusion",
+    "tversky_loss",
 ]
 
 AVERAGES = ("macro", "micro", "samples", "none")
 TRANSFORMS = ("sigmoid", "anyloss")
+ABSENT_CLASSES = ("keep", "zero", "skip")
+"""``absent_classes``: what a class with no positive contributes to a per-class mean."""
 
 
 def soft_confusion(
@@ -160,8 +164,15 @@ def confusion_metric_loss(
     axis: int | None = None,
     multiclass: bool = False,
     ignore_index: int | None = None,
-    class_weights: Array | Sequence[float] | None = None,
+    class_weights: Array | Sequence[float] | str | None = None,
     all_reduce: AllReduce | None = None,
+    smooth_nr: float = 0.0,
+    smooth_dr: float = 0.0,
+    log_loss: bool = False,
+    soft_labels: bool = False,
+    per_image: bool = False,
+    include_background: bool = True,
+    absent_classes: str = "keep",
 ) -> Array:
     """``1 − metric`` of the soft confusion matrix: a differentiable loss for any
     confusion-matrix metric (``(1 − mcc)/2`` for MCC, whose range is [−1, 1]).
@@ -242,6 +253,37 @@ def confusion_metric_loss(
             before the metric is formed, so every replica gets the loss of the global batch.
             Every replica must call the loss (the same options, the same ``L``). ``None``
             (default): this batch alone. See docs/distributed.md.
+        smooth_nr, smooth_dr: added to the numerator and the denominator of every fraction
+            of the metric (``(2tp + smooth_nr) / (2tp + fp + fn + smooth_dr)`` for F1; MONAI's
+            ``smooth_nr``/``smooth_dr``; SMP's ``smooth=s`` is ``smooth_nr = smooth_dr = 2s``
+            for Dice, ``s`` for Jaccard), ``≥ 0``. With smoothing an absent class no longer
+            scores exactly 0.
+        log_loss: ``−log(max(s, eps))`` of the score ``s`` (the metric, ``(1 + mcc)/2`` for
+            MCC) instead of ``1 − s``: SMP's ``log_loss`` (−log Dice).
+        soft_labels: count soft labels so that the metric is optimal at ``p = y``:
+            ``tp = Σ w·min(p, y) = Σ w·(p + y − |p − y|)/2`` (Wang & Blaschko 2023; SMP's
+            Dice/Jaccard/Tversky, MONAI's ``soft_label=True``). Identical for 0/1 labels; the
+            default ``Σ w·p·y`` rewards a 0/1 ``p`` over ``p = y`` when ``y`` is soft.
+        per_image: class-axis form, ``macro``/``none`` only: counts per (image, class) (over
+            the spatial axes alone), the metric per (image, class), then the mean over classes
+            in each image and the mean over images (weighted by per-image ``weights``);
+            ``none`` gives the ``(N, C)`` losses. MONAI's ``batch=False``; the default pools
+            the batch (``batch=True``, SMP). Costs nothing extra.
+        include_background: ``False`` leaves class 0 out (of the mean, of the pooled counts,
+            and of ``none``'s vector, which then has ``C − 1`` entries): MONAI's
+            ``include_background``. Needs ``C ≥ 2``.
+        absent_classes: what a class with no positive position (in the batch; in the image
+            with ``per_image``) contributes to ``macro``/``none``: ``"keep"`` (default: its
+            loss as computed, 1 without smoothing, with a zero gradient), ``"zero"`` (loss 0,
+            still counted in the mean: SMP's Dice/Jaccard/Tversky), ``"skip"`` (left out of
+            the mean; ``none`` shows 0 for it). ``micro``/``samples`` take ``"keep"`` only.
+
+    ``class_weights`` may also be ``"square"``, ``"simple"`` or ``"uniform"``: weights
+    ``1/V_c²``, ``1/V_c`` or 1 from each class's label volume ``V_c = Σ w·y`` over the axes the
+    counts sum over (the batch, or each image with ``samples``/``per_image``); a class with
+    ``V_c = 0`` takes the largest weight of the others (MONAI). With ``average="micro"`` this is
+    the generalized Dice loss of MONAI's ``GeneralizedDiceLoss(batch=True, w_type=...)``, with
+    ``"samples"`` its ``batch=False``. The weights come from the labels: no gradient.
 
     Returns:
         The loss, a 0-d array (``(L,)`` or ``(C,)`` for ``average="none"``) of the logits'
@@ -273,10 +315,23 @@ def confusion_metric_loss(
         Han et al., AnyLoss, KDD 2024, arXiv:2405.14745.
     """
     opts = _options(metric=metric, beta=beta, transform=transform, average=average, slope=slope,
-                    offset=offset, amplifier=amplifier, from_logits=from_logits, eps=eps)
+                    offset=offset, amplifier=amplifier, from_logits=from_logits, eps=eps,
+                    smooth_nr=smooth_nr, smooth_dr=smooth_dr, log_loss=log_loss,
+                    soft_labels=soft_labels, per_image=per_image,
+                    include_background=include_background, absent_classes=absent_classes)
+    return _confusion_loss(logits, labels, opts, weights=weights, axis=axis,
+                           multiclass=multiclass, ignore_index=ignore_index,
+                           class_weights=class_weights, all_reduce=all_reduce)
+
+
+def _confusion_loss(logits: Array, labels: Array, opts: LossOptions, *, weights: Any,
+                    axis: int | None, multiclass: bool, ignore_index: int | None,
+                    class_weights: Any, all_reduce: Any) -> Array:
+    """The loss of validated options: the class-axis form or the multi-label one."""
     check_bool("multiclass", multiclass)
     all_reduce = check_all_reduce(all_reduce)
-    if axis is not None or multiclass or ignore_index is not None or class_weights is not None:
+    if (axis is not None or multiclass or ignore_index is not None or class_weights is not None
+            or opts.uses_class_axis()):
         return class_axis_loss(logits, labels, opts, weights=weights, axis=axis,
                                multiclass=multiclass, ignore_index=ignore_index,
                                class_weights=class_weights, all_reduce=all_reduce)
@@ -307,14 +362,29 @@ def confusion_metric_loss(
 
 
 def _options(*, metric: str, beta: Any, transform: str, average: str, slope: Any, offset: Any,
-             amplifier: Any, from_logits: Any, eps: Any) -> LossOptions:
+             amplifier: Any, from_logits: Any, eps: Any, smooth_nr: Any = 0.0,
+             smooth_dr: Any = 0.0, log_loss: Any = False, soft_labels: Any = False,
+             per_image: Any = False, include_background: Any = True,
+             absent_classes: Any = "keep", gamma: Any = 1.0,
+             tversky: tuple[Any, Any] | None = None) -> LossOptions:
     """Validate the Python options of a confusion-matrix loss (names, numbers, flags)."""
     check_choice("metric", metric, METRICS)
     check_choice("transform", transform, TRANSFORMS)
     check_choice("average", average, AVERAGES)
+    check_choice("absent_classes", absent_classes, ABSENT_CLASSES)
     beta = check_number("beta", beta, low=0.0, low_open=True)
     if metric == "f1" and beta != 1.0:
         raise ValueError(f"beta applies to metric='fbeta'; metric='f1' has beta=1, got beta={beta}")
+    per_image = check_bool("per_image", per_image)
+    if per_image and average not in ("macro", "none"):
+        raise ValueError(f"per_image=True applies to average='macro' or 'none', got "
+                         f"average={average!r} (average='samples' pools each image's classes)")
+    if absent_classes != "keep" and average not in ("macro", "none"):
+        raise ValueError(f"absent_classes={absent_classes!r} applies to average='macro' or "
+                         f"'none' (per-class losses), got average={average!r}")
+    if tversky is not None:
+        tversky = (check_number("alpha", tversky[0], low=0.0),
+                   check_number("beta", tversky[1], low=0.0))
     return LossOptions(
         metric=metric, beta=beta, transform=transform, average=average,
         slope=check_number("slope", slope, low=0.0, low_open=True),
@@ -322,6 +392,15 @@ def _options(*, metric: str, beta: Any, transform: str, average: str, slope: Any
         amplifier=check_number("amplifier", amplifier, low=0.0, low_open=True),
         from_logits=check_bool("from_logits", from_logits),
         eps=check_number("eps", eps, low=0.0, low_open=True),
+        smooth_nr=check_number("smooth_nr", smooth_nr, low=0.0),
+        smooth_dr=check_number("smooth_dr", smooth_dr, low=0.0),
+        log_loss=check_bool("log_loss", log_loss),
+        gamma=check_number("gamma", gamma, low=0.0, low_open=True),
+        tversky=tversky,
+        soft_labels=check_bool("soft_labels", soft_labels),
+        per_image=per_image,
+        absent_classes=absent_classes,
+        include_background=check_bool("include_background", include_background),
     )
 
 
@@ -334,18 +413,22 @@ def _multilabel_loss(xp: Any, p: Array, y: Array, w: Array | None, opts: LossOpt
     ``macro``/``none``: per label, then the mean (or the vector). ``q``: ``1 − p`` computed
     without cancellation, for the metrics that read ``tn`` (``None``: ``1 − p``)."""
     need_tn = needs_true_negatives(opts.metric)
+    soft = opts.soft_labels
     if opts.average == "samples":
-        counts = counts_of_labels(xp, p, w, 1, need_tn, y=y, q=q)
-        per_example = loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps)
+        counts = counts_of_labels(xp, p, w, 1, need_tn, y=y, q=q, soft=soft)
+        per_example = loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps,
+                                     **opts.loss_keywords())
         example_w = w[:, 0] if w is not None and w.shape[1] == 1 else None
         return weighted_mean(xp, per_example, example_w, opts.eps, all_reduce)
-    counts = counts_of_labels(xp, p, w, 0, need_tn, y=y, q=q)
+    counts = counts_of_labels(xp, p, w, 0, need_tn, y=y, q=q, soft=soft)
     if opts.average == "micro":
         counts = type(counts)(*(None if c is None else xp.sum(c) for c in counts))
         counts = sync_counts(xp, counts, all_reduce)
-        return loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps)
+        return loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps,
+                              **opts.loss_keywords())
     counts = sync_counts(xp, counts, all_reduce)
-    per_label = loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps)
+    per_label = loss_of_counts(xp, counts, opts.metric, opts.beta, opts.eps,
+                               **opts.loss_keywords())
     return per_label if opts.average == "none" else xp.mean(per_label)
 
 
@@ -363,8 +446,15 @@ def sigmoid_f1_loss(
     axis: int | None = None,
     multiclass: bool = False,
     ignore_index: int | None = None,
-    class_weights: Array | Sequence[float] | None = None,
+    class_weights: Array | Sequence[float] | str | None = None,
     all_reduce: AllReduce | None = None,
+    smooth_nr: float = 0.0,
+    smooth_dr: float = 0.0,
+    log_loss: bool = False,
+    soft_labels: bool = False,
+    per_image: bool = False,
+    include_background: bool = True,
+    absent_classes: str = "keep",
 ) -> Array:
     """sigmoidF1: ``1 − F_β`` of the soft confusion matrix with ``p = σ(slope·(z + offset))``.
 
@@ -378,7 +468,9 @@ def sigmoid_f1_loss(
     writes it (the reference repository applies it to probabilities, a known defect).
     ``axis``, ``multiclass``, ``ignore_index`` and ``class_weights`` give the class-axis form of
     :func:`confusion_metric_loss` (with ``multiclass=True``, ``p = softmax(slope·z)``: the soft
-    Dice loss of segmentation).
+    Dice loss of segmentation); so do the segmentation options ``smooth_nr``, ``smooth_dr``,
+    ``log_loss``, ``soft_labels``, ``per_image``, ``include_background`` and
+    ``absent_classes`` (docs/segmentation.md maps SMP's and MONAI's Dice options to them).
 
     ``from_logits=False``: the input holds probabilities ``q`` in [0, 1], taken as ``p = q``
     (``slope = 1, offset = 0``) or through their logit (see :func:`confusion_metric_loss`),
@@ -399,7 +491,9 @@ def sigmoid_f1_loss(
         logits, labels, metric="fbeta", beta=beta, transform="sigmoid", average=average,
         weights=weights, slope=slope, offset=offset, from_logits=from_logits, eps=eps, axis=axis,
         multiclass=multiclass, ignore_index=ignore_index, class_weights=class_weights,
-        all_reduce=all_reduce,
+        all_reduce=all_reduce, smooth_nr=smooth_nr, smooth_dr=smooth_dr, log_loss=log_loss,
+        soft_labels=soft_labels, per_image=per_image, include_background=include_background,
+        absent_classes=absent_classes,
     )
 
 
@@ -417,8 +511,15 @@ def any_loss(
     axis: int | None = None,
     multiclass: bool = False,
     ignore_index: int | None = None,
-    class_weights: Array | Sequence[float] | None = None,
+    class_weights: Array | Sequence[float] | str | None = None,
     all_reduce: AllReduce | None = None,
+    smooth_nr: float = 0.0,
+    smooth_dr: float = 0.0,
+    log_loss: bool = False,
+    soft_labels: bool = False,
+    per_image: bool = False,
+    include_background: bool = True,
+    absent_classes: str = "keep",
 ) -> Array:
     """AnyLoss: ``1 − metric`` of the confusion matrix of amplified probabilities.
 
@@ -431,8 +532,8 @@ def any_loss(
     ``p`` towards 0 or 1 so the soft counts approach the hard ones. Unlike the reference code,
     a label with no positives in the batch gives a finite loss and gradient, not NaN.
     With ``multiclass=True``, ``q = softmax(z)`` over the class axis and the amplifier acts per
-    class, one-vs-rest (``axis``, ``ignore_index``, ``class_weights``: see
-    :func:`confusion_metric_loss`).
+    class, one-vs-rest (``axis``, ``ignore_index``, ``class_weights`` and the segmentation
+    options: see :func:`confusion_metric_loss`).
 
     Example:
         >>> import numpy as np
@@ -449,5 +550,89 @@ def any_loss(
         logits, labels, metric=metric, beta=beta, transform="anyloss", average=average,
         weights=weights, amplifier=amplifier, from_logits=from_logits, eps=eps, axis=axis,
         multiclass=multiclass, ignore_index=ignore_index, class_weights=class_weights,
-        all_reduce=all_reduce,
+        all_reduce=all_reduce, smooth_nr=smooth_nr, smooth_dr=smooth_dr, log_loss=log_loss,
+        soft_labels=soft_labels, per_image=per_image, include_background=include_background,
+        absent_classes=absent_classes,
     )
+
+
+def tversky_loss(
+    logits: Array,
+    labels: Array,
+    *,
+    alpha: float = 0.5,
+    beta: float = 0.5,
+    gamma: float = 1.0,
+    average: str = "macro",
+    weights: Array | float | None = None,
+    from_logits: bool = True,
+    eps: float = 1e-7,
+    axis: int | None = None,
+    multiclass: bool = False,
+    ignore_index: int | None = None,
+    class_weights: Array | Sequence[float] | str | None = None,
+    all_reduce: AllReduce | None = None,
+    smooth_nr: float = 0.0,
+    smooth_dr: float = 0.0,
+    log_loss: bool = False,
+    soft_labels: bool = False,
+    per_image: bool = False,
+    include_background: bool = True,
+    absent_classes: str = "keep",
+) -> Array:
+    """Tversky loss and focal Tversky loss: ``(1 − T)^γ`` of the soft Tversky index.
+
+    .. math::
+
+        T = \\frac{tp + s_{nr}}{tp + α·fp + β·fn + s_{dr}},\\qquad L = (1 − T)^{γ}
+
+    with the soft counts of :func:`confusion_metric_loss` (``p = σ(z)`` per element, or
+    ``softmax(z)`` over the class axis with ``multiclass=True``). ``α`` weighs the false
+    positives, ``β`` the false negatives: ``α = β = 0.5`` is the soft Dice loss, ``α = β = 1``
+    the soft Jaccard loss, ``β > α`` favours recall (small lesions). ``γ`` focuses on the hard
+    classes (the focal Tversky loss of Abraham & Khan, whose exponent ``1/γ_paper = 0.75`` is
+    ``gamma=0.75`` here); it applies to each class's loss before the mean (each image's and
+    class's with ``per_image``; the pooled loss with ``micro``). SMP's ``TverskyLoss`` raises
+    the *mean* over classes to ``gamma`` instead: the same for one class (binary masks), else
+    ``tversky_loss(..., gamma=1.0) ** g`` reproduces it.
+
+    Every option of :func:`confusion_metric_loss` applies: the class axis (``axis``,
+    ``multiclass``), integer masks and ``ignore_index``, ``average``, ``weights``,
+    ``class_weights``, and the segmentation options (``smooth_nr``/``smooth_dr``, ``log_loss``,
+    ``soft_labels``, ``per_image``, ``include_background``, ``absent_classes``). Empty input
+    gives 0; half-precision input a float32 loss; a class with no mass a finite gradient.
+
+    Args:
+        logits: ``(B, L)``/``(B,)`` or, with a class axis, ``(N, C, *spatial)`` logits
+            (probabilities with ``from_logits=False``).
+        labels: as in :func:`confusion_metric_loss`.
+        alpha: weight of the false positives, ``≥ 0``.
+        beta: weight of the false negatives, ``≥ 0``.
+        gamma: focal exponent, ``> 0`` (1: the plain Tversky loss).
+
+    Returns:
+        A 0-d array (``(C,)`` or ``(N, C)`` for ``average="none"``), float32 for half input.
+
+    Example:
+        >>> import numpy as np
+        >>> logits = np.zeros((1, 2, 2, 2))                   # uniform softmax: p = 0.5
+        >>> masks = np.array([[[0, 1], [1, 1]]])
+        >>> loss = tversky_loss(logits, masks, multiclass=True, alpha=0.3, beta=0.7)
+        >>> round(float(loss), 4)  # class 0: T = .5/(.5 + .3·1.5 + .7·.5), class 1: 1.5/2.7
+        0.5299
+
+    References:
+        Salehi, Erdogmus, Gholipour, "Tversky loss function for image segmentation using 3D
+        fully convolutional deep networks", MLMI 2017, arXiv:1706.05721;
+        Abraham, Khan, "A Novel Focal Tversky Loss Function with Improved Attention U-Net for
+        Lesion Segmentation", ISBI 2019, arXiv:1810.07842.
+    """
+    opts = _options(metric="f1", beta=1.0, transform="sigmoid", average=average, slope=1.0,
+                    offset=0.0, amplifier=73.0, from_logits=from_logits, eps=eps,
+                    smooth_nr=smooth_nr, smooth_dr=smooth_dr, log_loss=log_loss,
+                    soft_labels=soft_labels, per_image=per_image,
+                    include_background=include_background, absent_classes=absent_classes,
+                    gamma=gamma, tversky=(alpha, beta))
+    return _confusion_loss(logits, labels, opts, weights=weights, axis=axis,
+                           multiclass=multiclass, ignore_index=ignore_index,
+                           class_weights=class_weights, all_reduce=all_reduce)

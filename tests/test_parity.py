@@ -108,6 +108,17 @@ def baseline() -> Inputs:
     return z, y, {"pos_weight": np.array([0.5, 1.0, 2.0, 7.0])}
 
 
+def binary_masks() -> Inputs:
+    """(3, 2, 3, 4) logits and 0/1 masks of that shape, void pixels (255), a channel of one
+    image without positives."""
+    rng = np.random.default_rng(5)
+    z = rng.normal(scale=2.0, size=(3, 2, 3, 4))
+    y = (rng.random((3, 2, 3, 4)) < 0.4).astype(np.int64)
+    y[1, 0, 0, :3] = 255
+    y[2, 1] = 0
+    return z, y, {}
+
+
 # --------------------------------------------------------------------------------------------
 # The registry
 # --------------------------------------------------------------------------------------------
@@ -200,6 +211,35 @@ CASES: dict[str, Case] = {
     "softmax_any_loss_balanced_accuracy_micro": Case(
         lambda z, t: ml.any_loss(z, t, metric="balanced_accuracy", average="micro", **SOFTMAX),
         segmentation),
+    # Segmentation: Tversky / focal Tversky, the Dice options, Lovász (one sort per row).
+    "tversky_focal_per_image_skip": Case(
+        lambda z, t: ml.tversky_loss(z, t, alpha=0.3, beta=0.7, gamma=0.75, per_image=True,
+                                     absent_classes="skip", **SOFTMAX),
+        segmentation),
+    "dice_log_smooth_no_background_zero": Case(
+        lambda z, t: ml.sigmoid_f1_loss(z, t, log_loss=True, smooth_nr=1.0, smooth_dr=1.0,
+                                        include_background=False, absent_classes="zero",
+                                        **SOFTMAX),
+        segmentation),
+    "generalized_dice_square_samples": Case(
+        lambda z, t: ml.sigmoid_f1_loss(z, t, class_weights="square", average="samples",
+                                        smooth_nr=1e-5, smooth_dr=1e-5, **SOFTMAX),
+        segmentation),
+    "dice_soft_labels": Case(
+        lambda z, y, *, mask, indices: ml.sigmoid_f1_loss(z, y, soft_labels=True), zlpr),
+    "lovasz_softmax": Case(lambda z, t: ml.lovasz_softmax_loss(z, t, ignore_index=255),
+                           segmentation),
+    "lovasz_softmax_per_image_keep": Case(
+        lambda z, t: ml.lovasz_softmax_loss(z, t, ignore_index=255, per_image=True,
+                                            absent_classes="keep"),
+        segmentation),
+    "lovasz_hinge_per_image": Case(
+        lambda z, y: ml.lovasz_hinge_loss(z, y, ignore_index=255, per_image=True),
+        binary_masks),
+    "lovasz_hinge_micro_tversky_masks": Case(
+        lambda z, y: ml.lovasz_hinge_loss(z, y, ignore_index=255, average="micro")
+        + ml.tversky_loss(z, y, axis=1, ignore_index=255, alpha=0.2, beta=0.8),
+        binary_masks),
     # ZLPR, dense (soft labels, mask) and sparse (padded index lists).
     "zlpr_dense": Case(
         lambda z, y, *, mask, indices: ml.multilabel_categorical_crossentropy(z, y, mask=mask),

@@ -449,6 +449,9 @@ SPECS: dict[str, LossSpec] = _specs(
     LossSpec("BinaryCrossEntropy", "binary_cross_entropy"),
     LossSpec("SigmoidFocalLoss", "sigmoid_focal_loss"),
     LossSpec("AsymmetricLoss", "asymmetric_loss"),
+    LossSpec("TverskyLoss", "tversky_loss"),
+    LossSpec("LovaszHingeLoss", "lovasz_hinge_loss", call_keywords=()),
+    LossSpec("LovaszSoftmaxLoss", "lovasz_softmax_loss", call_keywords=()),
 )
 """Every adapter class, by name."""
 

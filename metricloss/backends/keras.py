@@ -833,6 +833,73 @@ def attach(model: keras.Model, loss: _ConstrainedLoss) -> ModelWithLoss:
     return ModelWithLoss(model, loss)
 
 
+# --------------------------------------------------------------------------------------------
+# Segmentation losses (Tversky, Lovász): one number per batch, channels-last by default
+# --------------------------------------------------------------------------------------------
+
+
+class _SegmentationLoss(_StatelessLoss):
+    """A segmentation loss of the core through the shared forward: Keras' channels-last layout
+    (``axis=-1`` unless given), ``sample_weight`` into the core's ``weights`` (Tversky only),
+    class indices of a floating dtype cast to int32 (as ``SparseCategoricalCrossentropy``)."""
+
+    _reductions = ("sum_over_batch_size", "mean")  # one number per batch: nothing to reduce
+
+    def __init__(self, *, from_logits: bool = False, reduction: Any = "sum_over_batch_size",
+                 name: str | None = None, dtype: Any = None, **core_kwargs: Any) -> None:
+        if reduction not in self._reductions:
+            raise ValueError(
+                f"reduction must be 'sum_over_batch_size' for {type(self).__name__}, got "
+                f"{reduction!r}: the loss is one number per batch (average='none' gives the "
+                f"per-class losses)")
+        super().__init__(from_logits=from_logits, reduction=reduction, name=name, dtype=dtype)
+        self._spec = _state.SPECS[type(self).__name__]
+        core_kwargs.pop("from_logits", None)
+        core_kwargs.setdefault("axis", -1)
+        self._config = self._spec.configure(**core_kwargs)
+        # Probabilities go to the core as they are where it takes them (Tversky, softmax).
+        self._core_from_logits = "from_logits" in self._spec.core_keywords()
+
+    def _options(self) -> dict[str, Any]:
+        return {k: v for k, v in self._config.items() if k != "from_logits"}
+
+    def _inputs(self, y_pred: Any) -> Any:
+        if self._core_from_logits and not self.from_logits:
+            return _tensor(y_pred, self.dtype)
+        return super()._inputs(y_pred)
+
+    def _compute(self, labels: Any, logits: Any, weights: Any) -> Any:
+        config = dict(self._config)
+        if self._core_from_logits:
+            config["from_logits"] = self.from_logits
+        if (len(labels.shape) == len(logits.shape) - 1
+                and not keras.backend.is_int_dtype(labels.dtype)):
+            labels = ops.cast(labels, "int32")  # class indices stored as floats
+        return _state.forward(self._spec, config, {}, logits, labels,
+                              stop_gradient=ops.stop_gradient, return_aux=False,
+                              weights=weights).loss
+
+
+_SEGMENTATION = {
+    "TverskyLoss": ("Tversky and focal Tversky loss (Salehi et al. 2017; Abraham & Khan "
+                    "2019): ``(1 − T)^gamma``, ``T = tp/(tp + alpha·fp + beta·fn)``."),
+    "LovaszHingeLoss": ("Lovász hinge (Berman et al. 2018): the convex surrogate of the "
+                        "Jaccard loss for binary and multi-label masks (logits)."),
+    "LovaszSoftmaxLoss": ("Lovász-softmax (Berman et al. 2018): the convex surrogate of the "
+                          "mean Jaccard loss of a softmax segmentation model."),
+}
+for _name, _summary in _SEGMENTATION.items():
+    if _name in _state.SPECS:
+        _fn = _state.SPECS[_name].function_name
+        globals()[_name] = _register(type(_name, (_SegmentationLoss,), {
+            "__module__": __name__, "__qualname__": _name,
+            "__doc__": f"{_summary}\n\n    Keras form of :func:`metricloss.{_fn}` (its "
+                       f"keywords), channels-last: ``axis=-1`` unless given. ``y_true``: "
+                       f"class indices ``(N, *spatial)`` or masks of ``y_pred``'s shape. "
+                       f"One number per batch (reduction ``sum_over_batch_size``).\n    "}))
+        __all__.append(_name)
+
+
 class HeldOutDualUpdate(keras.callbacks.Callback):
     """Dual steps from held-out data at the end of each epoch: constraints met on validation
     data, not only on the training batches.

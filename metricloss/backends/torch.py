@@ -88,6 +88,7 @@ __all__ = [
     "SparseMultilabelCategoricalCrossentropy",
     "TruePositiveRateAtFalsePositiveRateLoss",
 ]
+__all__ += ["LovaszHingeLoss", "LovaszSoftmaxLoss", "TverskyLoss"]
 
 
 _TORCH_DIR = os.path.dirname(torch.__file__)
@@ -551,6 +552,21 @@ class AsymmetricLoss(_MetricLoss):
                    "stop-gradient on the focusing weights, the reference training script's "
                    "``disable_torch_grad_focal_loss=True``).")
     _spec = SPECS["AsymmetricLoss"]
+
+
+class TverskyLoss(_MetricLoss):
+    __doc__ = _doc(SPECS["TverskyLoss"])
+    _spec = SPECS["TverskyLoss"]
+
+
+class LovaszHingeLoss(_MetricLoss):
+    __doc__ = _doc(SPECS["LovaszHingeLoss"], " Takes no per-call ``weights``.")
+    _spec = SPECS["LovaszHingeLoss"]
+
+
+class LovaszSoftmaxLoss(_MetricLoss):
+    __doc__ = _doc(SPECS["LovaszSoftmaxLoss"], " Takes no per-call ``weights``.")
+    _spec = SPECS["LovaszSoftmaxLoss"]
 
 
 # ============================================================================================

@@ -113,6 +113,9 @@ ADAPTER_CASES: dict[str, dict] = {
     "BinaryCrossEntropy": {"pos_weight": 2.0},
     "SigmoidFocalLoss": {},
     "AsymmetricLoss": {"gamma_pos": 1.0},
+    "TverskyLoss": {"alpha": 0.3, "beta": 0.7, "gamma": 0.75},
+    "LovaszHingeLoss": {"per_image": True},
+    "LovaszSoftmaxLoss": {"absent_classes": "keep"},
 }
 # Adapter keywords that the core function does not take.
 CORE_ONLY = {"num_labels", "dual_rate_factor", "dual_update", "dual_rate", "dual_max",

@@ -562,6 +562,10 @@ ALL_LOSSES = {
        if hasattr(mk, name)},
     **{name: (lambda make=make: make(num_labels=L, dual_rate_factor=3.0, from_logits=True))
        for name, (make, _, _) in CONSTRAINED.items()},
+    "TverskyLoss": lambda: mk.TverskyLoss(alpha=0.3, beta=0.7, gamma=0.75, multiclass=True,
+                                          class_weights=[1.0, 2.0, 0.5], ignore_index=255),
+    "LovaszHingeLoss": lambda: mk.LovaszHingeLoss(per_image=True, from_logits=True),
+    "LovaszSoftmaxLoss": lambda: mk.LovaszSoftmaxLoss(absent_classes="keep", per_image=True),
 }
 
 
@@ -738,3 +742,72 @@ def test_documentation_examples_run(index: int) -> None:
     if re.search(r"^import tensorflow", code, flags=re.M) and BACKEND != "tensorflow":
         pytest.skip("a tf.GradientTape example")
     exec(compile(code, f"{source} Keras block {index}", "exec"), {})
+
+
+# --------------------------------------------------------------------------------------------
+# segmentation losses: channels-last, integer masks, Keras' fit with a partial last batch
+# --------------------------------------------------------------------------------------------
+
+
+def _segmentation_data(seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(scale=2.0, size=(4, 5, 6, 3)).astype("float32")  # (N, H, W, C)
+    masks = rng.integers(0, 3, size=(4, 5, 6))
+    masks[0, 0, :2] = 255
+    binary = (rng.random((4, 5, 6, 1)) < 0.4).astype("float32")
+    return logits, masks, binary
+
+
+def _softmax_last(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return (e / e.sum(-1, keepdims=True)).astype("float32")
+
+
+SEGMENTATION = {
+    # id -> (Keras loss, core function of the logits, y_pred holds probabilities)
+    "tversky_probs": (lambda: mk.TverskyLoss(alpha=0.3, beta=0.7, multiclass=True,
+                                             ignore_index=255),
+                      lambda z, t, b: metricloss.tversky_loss(z, t, alpha=0.3, beta=0.7,
+                                                              multiclass=True, axis=-1,
+                                                              ignore_index=255), True),
+    "lovasz_softmax_probs": (lambda: mk.LovaszSoftmaxLoss(ignore_index=255, per_image=True),
+                             lambda z, t, b: metricloss.lovasz_softmax_loss(
+                                 z, t, ignore_index=255, per_image=True, axis=-1), True),
+    "lovasz_hinge_logits": (lambda: mk.LovaszHingeLoss(from_logits=True),
+                            lambda z, t, b: metricloss.lovasz_hinge_loss(z[..., :1], b,
+                                                                         axis=-1), False),
+}
+
+
+@pytest.mark.parametrize("case", list(SEGMENTATION))
+def test_segmentation_losses_equal_core_channels_last(case: str) -> None:
+    make, core, probabilities = SEGMENTATION[case]
+    logits, masks, binary = _segmentation_data()
+    loss = make()
+    if probabilities:
+        y_pred, target = _softmax_last(logits), masks
+        value, grad = _value_and_grad(lambda p: loss(_t(target), p), y_pred)
+        # the core from the logits: the softmax's chain rule, compared on values only
+        expected = _np(core(_t(logits), _t(masks), _t(binary)))
+        np.testing.assert_allclose(value, expected, rtol=RTOL, atol=ATOL)
+        assert np.all(np.isfinite(grad)) and np.any(grad != 0)
+    else:
+        value, grad = _value_and_grad(lambda z: loss(_t(binary), z[..., :1]), logits)
+        expected, g_core = _value_and_grad(lambda z: core(z, _t(masks), _t(binary)), logits)
+        np.testing.assert_allclose(value, expected, rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(grad, g_core, rtol=1e-4, atol=1e-6)
+
+
+def test_lovasz_softmax_fit_with_a_partial_last_batch() -> None:
+    keras.utils.set_random_seed(3)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(7, 6, 6, 2)).astype("float32")
+    masks = (x[..., 0] > 0).astype("int32") + (x[..., 1] > 1).astype("int32")
+    inp = keras.Input((6, 6, 2))
+    out = keras.layers.Conv2D(3, 1, activation="softmax")(inp)
+    model = keras.Model(inp, out)
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss=mk.LovaszSoftmaxLoss(),
+                  jit_compile=BACKEND != "torch")
+    history = model.fit(x, masks, batch_size=3, epochs=3, verbose=0, shuffle=False)
+    losses = history.history["loss"]
+    assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
