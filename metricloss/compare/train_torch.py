@@ -20,7 +20,7 @@ def build_losses(components: list[tuple[str, dict[str, Any]]], num_labels: int
     for name, kwargs in components:
         cls = getattr(adapters, name)
         if cls._spec.constrained:
-            kwargs = {**kwargs, "num_labels": num_labels}
+            kwargs = {**kwargs, "num_labels": num_labels, "dual_source": "held_out"}
         out.append(cls(**kwargs))
     return out
 
@@ -56,10 +56,15 @@ def _train(components: list[tuple[str, dict[str, Any]]], data: Prepared, options
     x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
     model = mlp(x.shape[1], options.hidden, y.shape[1], options.dropout)
     losses = build_losses(components, y.shape[1])
-    # One optimizer for the model and the losses' duals/biases (the gradient reversal of
-    # dual_value makes its descent an ascent on λ); no weight decay, so none on the duals.
+    # The model's optimizer over the model and PR-AUC's biases; the constrained losses move
+    # their duals themselves, from validation batches (dual_source="held_out", below).
     params = [*model.parameters(), *(p for loss in losses for p in loss.parameters())]
     opt = torch.optim.Adam(params, lr=options.lr)
+    held_out = [loss for loss in losses
+                if getattr(loss, "config", {}).get("dual_source") == "held_out"]
+    xv, yv = torch.from_numpy(data.x_val), torch.from_numpy(data.y_val)
+    val_order = torch.randperm(len(xv), generator=generator) if held_out else None
+    val_at = 0
     epoch_losses: list[float] = []
     start = time.perf_counter()
     for _ in range(options.epochs):
@@ -73,6 +78,16 @@ def _train(components: list[tuple[str, dict[str, Any]]], data: Prepared, options
             opt.zero_grad()
             value.backward()
             opt.step()
+            if held_out:  # one dual step per training step, from the next validation batch
+                assert val_order is not None
+                vidx = val_order[val_at:val_at + options.batch_size]
+                val_at = (val_at + options.batch_size) % max(len(xv), 1)
+                model.eval()
+                with torch.no_grad():
+                    val_logits = model(xv[vidx])
+                for loss in held_out:
+                    loss.update_duals(val_logits, yv[vidx])  # type: ignore[operator]
+                model.train()
             total += float(value.detach())
             batches += 1
         epoch_losses.append(total / max(batches, 1))
