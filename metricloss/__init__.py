@@ -22,6 +22,8 @@ from metricloss.crossentropy import (
 )
 from metricloss.global_objectives import (
     LabelPriorState,
+    auc_m_alpha_gradient,
+    auc_m_loss,
     constraint_violation,
     dual_step,
     dual_value,
@@ -33,6 +35,7 @@ from metricloss.global_objectives import (
     recall_at_precision_loss,
     true_positive_rate_at_false_positive_rate_loss,
     true_positives_lower_bound,
+    update_auc_m_means,
     update_label_priors,
     weighted_surrogate,
 )
@@ -61,6 +64,8 @@ __all__ = [
     "accuracy_score",
     "any_loss",
     "asymmetric_loss",
+    "auc_m_alpha_gradient",
+    "auc_m_loss",
     "average_precision_score",
     "binarize",
     "binary_cross_entropy",
@@ -95,6 +100,7 @@ __all__ = [
     "true_positive_rate_at_false_positive_rate_loss",
     "true_positives_lower_bound",
     "tune_thresholds",
+    "update_auc_m_means",
     "update_label_priors",
     "weighted_surrogate",
 ]

@@ -23,6 +23,7 @@ function                                                  per-element loss
                                                           recall at precision ``α_k``, with a
                                                           bias per anchor
 ``roc_auc_loss()`` (:mod:`metricloss.roc_auc`)            pairwise, no dual
+``auc_m_loss(a, b, alpha)`` (:mod:`.auc_m`)                AUC-M (LibAUC's ``AUCMLoss``)
 ========================================================  ====================================
 
 with ``surr(y, z; c, d) = c·y·ℓ(z) + d·(1−y)·ℓ(−z)`` and ``π`` the label prior (fraction of
@@ -82,6 +83,11 @@ Reference:
 
 from metricloss._reduction import REDUCTIONS
 from metricloss.global_objectives._inputs import SURROGATES
+from metricloss.global_objectives.auc_m import (
+    auc_m_alpha_gradient,
+    auc_m_loss,
+    update_auc_m_means,
+)
 from metricloss.global_objectives.bounds import (
     false_positives_upper_bound,
     true_positives_lower_bound,
@@ -115,6 +121,8 @@ __all__ = [
     "SURROGATES",
     "VIOLATION_ESTIMATES",
     "LabelPriorState",
+    "auc_m_alpha_gradient",
+    "auc_m_loss",
     "constraint_violation",
     "dual_step",
     "dual_value",
@@ -127,6 +135,7 @@ __all__ = [
     "roc_auc_loss",
     "true_positive_rate_at_false_positive_rate_loss",
     "true_positives_lower_bound",
+    "update_auc_m_means",
     "update_label_priors",
     "weighted_surrogate",
 ]
