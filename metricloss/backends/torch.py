@@ -57,6 +57,7 @@ from metricloss.backends._state import (
     PRIOR_WEIGHT_SUM,
     SPECS,
     LossSpec,
+    auc_m_forward,
     compute_aux,
     forward,
     looks_like_probabilities,
@@ -64,6 +65,7 @@ from metricloss.backends._state import (
 )
 
 __all__ = [
+    "AUCMLoss",
     "AnyLoss",
     "AsymmetricLoss",
     "BinaryCrossEntropy",
@@ -318,3 +320,46 @@ class AsymmetricLoss(_MetricLoss):
                    "stop-gradient on the focusing weights, the reference training script's "
                    "``disable_torch_grad_focal_loss=True``).")
     _spec = SPECS["AsymmetricLoss"]
+
+
+class AUCMLoss(_MetricLoss):
+    """``nn.Module`` over :func:`metricloss.auc_m_loss` (AUC-M, LibAUC's ``AUCMLoss``) that
+    trains with the model's usual optimizer: no PESG.
+
+    Holds ``a``, ``b``, ``alpha`` per label (``num_labels``, required; initial 0 as LibAUC).
+    ``alpha`` is a buffer the loss moves itself: after each training-mode call one projected
+    ascent step (:func:`metricloss.dual_step` on :func:`metricloss.auc_m_alpha_gradient`,
+    rate ``alpha_rate``, bound ``alpha_max``). ``a``, ``b``: with ``ab_update="running"``
+    (default) buffers holding an exponential average (``ab_momentum``) of the class-mean
+    scores (:func:`metricloss.update_auc_m_means`); with ``"trainable"`` parameters for the
+    model's optimizer. ``.eval()`` freezes the state. ``sync=True``: the loss and every
+    update are the global batch's (see :class:`_MetricLoss`).
+
+    Example::
+
+        loss_fn = AUCMLoss(num_labels=5)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)   # + loss_fn.parameters() if
+        loss = loss_fn(model(x), y)                           # ab_update="trainable"
+        opt.zero_grad(); loss.backward(); opt.step()
+    """
+
+    _spec = SPECS["AUCMLoss"]
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor,
+                weights: torch.Tensor | float | None = None, **call_arrays: Any
+                ) -> torch.Tensor:
+        if call_arrays:
+            raise TypeError(f"AUCMLoss takes no {', '.join(call_arrays)}= (per-call keywords: "
+                            f"weights)")
+        if not self._input_checked and isinstance(input, torch.Tensor):
+            self._check_input(input)
+        variables = {v.name: getattr(self, v.name).view_as(getattr(self, v.name))
+                     for v in self._variables}
+        out = auc_m_forward(self._spec, dict(self._config_items), variables, input, target,
+                            stop_gradient=_detach, training=self.training,
+                            all_reduce=self._all_reduce(), weights=weights)
+        if out.updates:
+            with torch.no_grad():
+                for name, value in out.updates.items():
+                    getattr(self, name).copy_(value)
+        return out.loss
