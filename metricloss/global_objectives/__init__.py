@@ -106,6 +106,7 @@ from metricloss.global_objectives.losses import (
     recall_at_precision_loss,
     true_positive_rate_at_false_positive_rate_loss,
 )
+from metricloss.global_objectives.partial_auc import partial_roc_auc_loss
 from metricloss.global_objectives.priors import (
     LabelPriorState,
     label_priors_init,
@@ -129,6 +130,7 @@ __all__ = [
     "false_positive_rate_at_true_positive_rate_loss",
     "false_positives_upper_bound",
     "label_priors_init",
+    "partial_roc_auc_loss",
     "precision_at_recall_loss",
     "precision_recall_auc_loss",
     "recall_at_precision_loss",
