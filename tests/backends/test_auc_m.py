@@ -63,7 +63,7 @@ def test_torch_loss_gradients_and_one_step_of_state() -> None:
     new = _expected_state(STATE, z, y, w, loss_fn.config)
     for k, v in new.items():
         np.testing.assert_allclose(getattr(loss_fn, k).numpy(), v, rtol=1e-12)
-    assert getattr(loss_fn, "a")[2].item() == STATE["a"][2]  # no positives: kept
+    assert loss_fn.a[2].item() == STATE["a"][2]  # no positives: kept
     # eval() freezes the state; the state dict holds it.
     loss_fn.eval()
     loss_fn(torch.tensor(z), torch.tensor(y))
