@@ -123,7 +123,7 @@ _ADAPTER_KEYWORDS = frozenset({"num_labels", "dual_rate_factor", "detach_focusin
 # Core keywords that an adapter supplies per call or from its variables, never from the
 # constructor.
 _RUNTIME = {"logits", "labels", "positive_indices", "weights", "mask", "lambdas", "biases",
-            "return_aux", "stop_gradient", "all_reduce"}
+            "return_aux", "stop_gradient", "all_reduce", "all_gather"}
 
 
 @dataclass(frozen=True)

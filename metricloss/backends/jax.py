@@ -275,8 +275,27 @@ class PrecisionRecallAUCLoss(_MetricLoss):
 
 
 class ROCAUCLoss(_MetricLoss):
-    __doc__ = _doc(SPECS["ROCAUCLoss"])
+    __doc__ = _doc(SPECS["ROCAUCLoss"],
+                   " With ``axis_name``: the all-gathered form (``jax.lax.all_gather``), each "
+                   "shard's positives against every shard's negatives, the global batch's "
+                   "loss on every shard.")
     _spec = SPECS["ROCAUCLoss"]
+
+    def apply(self, params: Params, state: State, logits: jax.Array, labels: jax.Array, *,
+              weights: jax.Array | float | None = None, training: bool = True,
+              return_aux: bool = True, **call_arrays: Any
+              ) -> tuple[jax.Array, dict[str, jax.Array], State]:
+        if self.axis_name is None:
+            return super().apply(params, state, logits, labels, weights=weights,
+                                 training=training, return_aux=return_aux, **call_arrays)
+        if call_arrays:
+            raise TypeError(f"ROCAUCLoss takes no {', '.join(call_arrays)}=")
+        self._check_params(params, state)
+        axis_name = self.axis_name
+        out = self._spec.function(
+            logits, labels, weights=weights, **self.config, all_reduce=self._all_reduce(),
+            all_gather=lambda x: jax.lax.all_gather(x, axis_name, tiled=True))
+        return (out[0] if isinstance(out, tuple) else out), {}, state
 
 
 class BinaryCrossEntropy(_MetricLoss):

@@ -407,18 +407,34 @@ class ROCAUCLoss(_StatelessLoss):
     def __init__(self, *, surrogate: str = "xent", method: str = "pairwise",
                  chunk_size: int | None = None, from_logits: bool = False,
                  reduction: Any = "sum_over_batch_size", name: str | None = None,
-                 dtype: Any = None) -> None:
+                 dtype: Any = None, sync: bool = False) -> None:
         super().__init__(from_logits=from_logits, reduction=reduction, name=name, dtype=dtype)
         self.surrogate, self.method, self.chunk_size = surrogate, method, chunk_size
+        self.sync = check_bool("sync", sync)
 
     def _options(self) -> dict[str, Any]:
         return {"surrogate": self.surrogate, "method": self.method,
                 "chunk_size": self.chunk_size}
 
     def _compute(self, labels: Any, logits: Any, weights: Any) -> Any:
-        out = _ml.roc_auc_loss(logits, labels, weights=weights,
-                               reduction=_REDUCTIONS[self.reduction], **self._options())
+        # sync=True under tf.distribute: the all-gathered form (every replica's pairs).
+        all_reduce = _replica_sum(self.sync)
+        reduction = _REDUCTIONS[self.reduction]
+        gather = None
+        if all_reduce is not None:
+            import tensorflow as tf
+
+            ctx = tf.distribute.get_replica_context()
+            gather = lambda x: ctx.all_gather(x, axis=0)  # noqa: E731
+        out = _ml.roc_auc_loss(logits, labels, weights=weights, reduction=reduction,
+                               all_gather=gather,
+                               all_reduce=None if reduction == "none" else all_reduce,
+                               **self._options())
         return _loss_only(out)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        return {**config, "sync": True} if self.sync else config
 
 
 class _BaselineLoss(_StatelessLoss):

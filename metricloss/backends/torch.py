@@ -101,6 +101,18 @@ def _differentiable_sum(group: Any) -> Any:
     return lambda x: all_reduce(x, group=group)
 
 
+def _differentiable_gather(group: Any) -> Any:
+    """The autograd-aware all-gather along axis 0 over ``group`` (its backward sums each
+    slice's gradients across ranks and returns this rank's)."""
+    from torch.distributed import _functional_collectives as fc
+
+    if hasattr(fc, "all_gather_tensor_autograd"):
+        return lambda x: fc.wait_tensor(fc.all_gather_tensor_autograd(x, 0, group))
+    from torch.distributed.nn.functional import all_gather
+
+    return lambda x: torch.cat(all_gather(x, group=group), dim=0)
+
+
 class _MetricLoss(nn.Module):
     """Base of every adapter: variables from the spec, the shared forward, idioms."""
 
@@ -300,8 +312,26 @@ class PrecisionRecallAUCLoss(_MetricLoss):
 
 
 class ROCAUCLoss(_MetricLoss):
-    __doc__ = _doc(SPECS["ROCAUCLoss"])
+    __doc__ = _doc(SPECS["ROCAUCLoss"],
+                   " ``sync=True`` (with more than one process): the all-gathered form, each "
+                   "rank's positives against every rank's negatives (autograd all-gather, "
+                   "equal shard sizes), the global batch's loss on every rank.")
     _spec = SPECS["ROCAUCLoss"]
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor,
+                weights: torch.Tensor | float | None = None, **call_arrays: Any
+                ) -> torch.Tensor:
+        all_reduce = self._all_reduce()
+        if all_reduce is None:
+            return super().forward(input, target, weights, **call_arrays)
+        if call_arrays:
+            raise TypeError(f"ROCAUCLoss takes no {', '.join(call_arrays)}=")
+        dist = torch.distributed
+        group = self.process_group if self.process_group is not None else dist.group.WORLD
+        out = self._spec.function(input, target, weights=weights, **dict(self._config_items),
+                                  all_gather=_differentiable_gather(group),
+                                  all_reduce=all_reduce)
+        return out[0] if isinstance(out, tuple) else out
 
 
 class BinaryCrossEntropy(_MetricLoss):
