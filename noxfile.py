@@ -159,6 +159,15 @@ def efficacy(session: nox.Session) -> None:
 
 
 @nox.session
+def constraints(session: nox.Session) -> None:
+    """Do the constrained losses meet their target on held-out data (issue 20's study: every
+    framework, Keras on its three backends); writes benchmarks/results/constraints.{md,json}.
+    Not a default session (about 10 minutes); `-- --quick` proves it runs."""
+    _install(session, ["test", "torch", "jax", "tensorflow"], [TORCH, "optax"])
+    session.run("python", "benchmarks/constraints.py", *session.posargs, env=ENV)
+
+
+@nox.session
 def docs(session: nox.Session) -> None:
     """The documentation site (Sphinx, docs/conf.py) with warnings as errors: a broken link,
     an unresolved cross-reference, a docstring that does not parse or a public name missing

@@ -45,7 +45,8 @@ def _torch_cases(z_np: np.ndarray, y_np: np.ndarray, mode: str) -> dict[str, Cal
     compile_ = (lambda f: torch.compile(f, fullgraph=True)) if mode == "compiled" else (
         lambda f: f)
 
-    par = mt.PrecisionAtRecallLoss(target_recall=0.9, num_labels=n)
+    par = mt.PrecisionAtRecallLoss(target_recall=0.9, num_labels=n,
+                                   dual_update="gradient_reversal")  # the same work as below
     v = torch.ones(n, requires_grad=True)
     state = metricloss.label_priors_init(n, like=z)
 
@@ -89,7 +90,8 @@ def _jax_cases(z_np: np.ndarray, y_np: np.ndarray, mode: str) -> dict[str, Calla
     z, y = jnp.asarray(z_np), jnp.asarray(y_np)
     n = z.shape[1]
     jit = jax.jit if mode == "compiled" else (lambda f: f)
-    par = mj.PrecisionAtRecallLoss(target_recall=0.9, num_labels=n)
+    par = mj.PrecisionAtRecallLoss(target_recall=0.9, num_labels=n,
+                                   dual_update="gradient_reversal")  # the same work as below
     params, state = par.init()
 
     # Every variant takes the same arguments (labels and state too: no closure constants).

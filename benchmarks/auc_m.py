@@ -13,11 +13,16 @@ same epochs, batches and initial weights for every method:
   ``update_regularizer(decay_factor=10)`` at 50 % and 75 % of the epochs: the settings of
   LibAUC's tutorial 02 (ResNet20 on imbalanced CIFAR-10; there 100 epochs, decays at 50, 75).
 - ``metricloss_adam``: ``metricloss.backends.torch.AUCMLoss`` on the logits (α owned by the
-  loss, ``a``, ``b`` running class means) with ``torch.optim.Adam(lr=1e-3)``, the learning rate
-  divided by 10 at the same epochs. No special optimizer.
+  loss, ``a``, ``b`` running class means, the defaults) with ``torch.optim.Adam(lr=3e-3)``, the
+  learning rate divided by 10 at the same epochs. No special optimizer. The rate was chosen on
+  a separate data seed (100: Adam 1e-3 / 3e-3 × ``alpha_rate`` 0.1 / 0.5, test ROC-AUC 0.835 /
+  0.847 at the default ``alpha_rate`` against PESG's 0.842), never on the reported seeds;
+  PESG keeps the tutorial's settings untouched.
 - ``metricloss_adam_trainable_ab``: the same with ``ab_update="trainable"`` (``a``, ``b`` in
   Adam's parameters): which of the two trains better.
 - ``bce_adam``: ``BCEWithLogitsLoss`` with the same Adam schedule (the usual baseline).
+
+The script's ``--lr`` sets the Adam rate (default ``ADAM_LR``).
 
 Batches of 128 hold ``int(0.2·128) = 25`` positives (resampled, LibAUC's ``DualSampler`` with
 ``sampling_rate=0.2`` as in the tutorial; written out here because LibAUC's sampler module
@@ -47,6 +52,7 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
 
 BATCH = 128
 SAMPLING_RATE = 0.2
+ADAM_LR = 3e-3
 METHODS = ("libauc_pesg", "metricloss_adam", "metricloss_adam_trainable_ab", "bce_adam")
 
 
@@ -77,7 +83,8 @@ def dual_batches(y: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
     return batches
 
 
-def train(method: str, data: dict[str, np.ndarray], seed: int, epochs: int) -> float:
+def train(method: str, data: dict[str, np.ndarray], seed: int, epochs: int,
+          lr: float = ADAM_LR) -> float:
     import torch
     from sklearn.metrics import roc_auc_score
 
@@ -116,7 +123,7 @@ def train(method: str, data: dict[str, np.ndarray], seed: int, epochs: int) -> f
 
             def step(x: torch.Tensor, y: torch.Tensor) -> Any:
                 return ours(model(x).squeeze(-1), y)
-        opt = torch.optim.Adam(params, lr=1e-3)
+        opt = torch.optim.Adam(params, lr=lr)
 
         def on_epoch(epoch: int) -> None:
             if epoch in decay_epochs:
@@ -146,6 +153,7 @@ def render(results: dict[str, Any]) -> str:
         "# AUC-M: metricloss with Adam vs LibAUC AUCMLoss + PESG",
         "",
         f"Test ROC-AUC after {results['epochs']} epochs; {results['positives']:.0%} positives; "
+        f"Adam lr {results['adam_lr']:g}; "
         f"seeds {', '.join(map(str, seeds))} (data split, initial weights and batches per seed "
         f"are the same for every method). `python benchmarks/auc_m.py` "
         f"(load average {results['load']}, {results['seconds']:.0f} s).",
@@ -165,6 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--positives", type=float, default=0.02)
+    parser.add_argument("--lr", type=float, default=ADAM_LR)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
@@ -172,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(1)
     start = time.perf_counter()
-    results: dict[str, Any] = {"seeds": args.seeds, "epochs": args.epochs,
+    results: dict[str, Any] = {"seeds": args.seeds, "epochs": args.epochs, "adam_lr": args.lr,
                                "positives": args.positives, "methods": args.methods,
                                "roc_auc": {}}
     for method in args.methods:
@@ -180,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     for seed in args.seeds:
         data = make_data(seed, args.positives)
         for method in args.methods:
-            auc = train(method, data, seed, args.epochs)
+            auc = train(method, data, seed, args.epochs, args.lr)
             results["roc_auc"][method].append(auc)
             print(f"seed {seed} {method}: test ROC-AUC {auc:.4f}", flush=True)
     results["seconds"] = time.perf_counter() - start

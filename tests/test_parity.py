@@ -307,3 +307,79 @@ def test_registry_covers_every_public_loss() -> None:
     missing = [n for n in losses if f"ml.{n}" not in source]
     assert not missing, f"public losses without a parity case: {missing}"
 
+
+
+# --------------------------------------------------------------------------------------------
+# The adapters' loss-owned dual dynamics: the same trajectory in every framework
+# --------------------------------------------------------------------------------------------
+
+DUAL_CASES = {
+    "recall_at_precision_proxy": ("RecallAtPrecisionLoss", {"target_precision": 0.7}),
+    "precision_at_recall_surrogate": ("PrecisionAtRecallLoss",
+                                      {"target_recall": 0.8, "dual_update": "surrogate"}),
+    "pr_auc_proxy": ("PrecisionRecallAUCLoss", {"num_anchors": 3, "dual_rate": 2.0}),
+}
+
+
+def _dual_batches() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Five training batches (logits, labels, weights), then a held-out one, (16, 3)."""
+    rng = np.random.default_rng(5)
+    return [(rng.normal(scale=2.0, size=(16, 3)).astype(np.float32),
+             (rng.random((16, 3)) < 0.35).astype(np.float32),
+             rng.uniform(0.5, 1.5, size=16).astype(np.float32)) for _ in range(6)]
+
+
+def _torch_dual_trajectory(name: str, kwargs: dict[str, Any]) -> np.ndarray:
+    import torch
+
+    from metricloss.backends import torch as mt
+
+    loss_fn = getattr(mt, name)(**kwargs)
+    out = []
+    batches = _dual_batches()
+    for z, y, w in batches[:-1]:
+        loss_fn(torch.from_numpy(z), torch.from_numpy(y), weights=torch.from_numpy(w))
+        out.append(loss_fn.duals.detach().numpy().copy())
+    z, y, w = batches[-1]
+    loss_fn.update_duals(torch.from_numpy(z), torch.from_numpy(y), weights=torch.from_numpy(w))
+    out.append(loss_fn.duals.numpy().copy())
+    return np.stack(out)
+
+
+def _jax_dual_trajectory(name: str, kwargs: dict[str, Any]) -> np.ndarray:
+    import jax
+    import jax.numpy as jnp
+
+    from metricloss.backends import jax as mj
+
+    loss_fn = getattr(mj, name)(**kwargs)
+    batches = _dual_batches()
+    params, state = loss_fn.init(batches[0][0])
+    apply = jax.jit(lambda p, s, z, y, w: loss_fn.apply(p, s, z, y, weights=w)[2])
+    out = []
+    for z, y, w in batches[:-1]:
+        state = apply(params, state, jnp.asarray(z), jnp.asarray(y), jnp.asarray(w))
+        out.append(np.asarray(state["duals"]))
+    z, y, w = batches[-1]
+    state = loss_fn.update_duals(state, jnp.asarray(z), jnp.asarray(y), params=params,
+                                 weights=jnp.asarray(w))
+    out.append(np.asarray(state["duals"]))
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("case", list(DUAL_CASES))
+def test_loss_owned_dual_trajectory_agrees_across_adapters(case: str) -> None:
+    """Five training calls and one ``update_duals``: torch and JAX store the same duals
+    after each (float32); the duals move, so the comparison can fail."""
+    runners = {"torch": _torch_dual_trajectory, "jax": _jax_dual_trajectory}
+    available = [fw for fw in runners if fw in FRAMEWORKS]
+    if len(available) < 2:
+        pytest.skip(f"dual parity needs torch and jax, found {available}")
+    name, kwargs = DUAL_CASES[case]
+    got = {fw: runners[fw](name, kwargs) for fw in available}
+    ref = got["torch"]
+    assert np.all(np.isfinite(ref))
+    assert np.all(np.abs(np.diff(ref, axis=0)).max(axis=tuple(range(1, ref.ndim))) > 0), (
+        "every call moves some dual")
+    np.testing.assert_allclose(got["jax"], ref, rtol=1e-5, atol=1e-6,
+                               err_msg=f"{case}: jax vs torch")

@@ -228,13 +228,20 @@ class LossSpec:
         optional = [p for p in params if p.default is not inspect.Parameter.empty]
         return inspect.Signature(required + optional)
 
-    def configure(self, **kwargs: Any) -> dict[str, Any]:
+    def configure(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Validate constructor keywords; the full config (defaults filled in).
 
-        ``TypeError`` names an unknown or missing keyword; ``ValueError`` a bad
-        ``num_labels``/``dual_rate_factor``/``num_anchors``. The core checks the others
-        (targets, names) on the first call.
+        Every keyword is checked here, at construction, not on the first call: ``TypeError``
+        names a positional argument (the classes take keywords only), an unknown or missing
+        keyword, or a keyword of the wrong type; ``ValueError`` a value out of range
+        (targets outside (0, 1] — 1.0 is a valid target —, ``precision_range`` outside
+        ``0 ≤ lo < hi ≤ 1``, a bad ``num_labels``/``num_anchors``/``dual_rate_factor``, an
+        unknown ``surrogate``/``reduction``/``metric``/``average`` name, ...). Array-valued
+        keywords (per-label targets or priors as arrays) are checked by the core on the first
+        call, where their values can be read.
         """
+        if args:
+            raise TypeError(self._positional_message(len(args)))
         core = self.core_keywords()
         extra = self.adapter_keywords()
         unknown = sorted(set(kwargs) - set(core) - set(extra))
@@ -264,7 +271,20 @@ class LossSpec:
             check_integer("num_anchors", config["num_anchors"], low=1)
         if self.takes_stop_gradient:
             check_bool("detach_focusing_weights", config["detach_focusing_weights"])
+        _check_core_keywords(self, config)
         return config
+
+    def _positional_message(self, count: int) -> str:
+        required = [name for name, p in self.core_keywords().items()
+                    if p.default is inspect.Parameter.empty]
+        example = ", ".join(f"{name}=..." for name in required)
+        if not required and self.core_keywords():
+            name, param = next(iter(self.core_keywords().items()))
+            example = f"{name}={param.default!r}"
+        keywords = ", ".join(self.signature().parameters)
+        return (f"{self.name}() takes keyword arguments only, got {count} positional "
+                f"argument(s): write {self.name}({example})"
+                + (f"; its keywords: {keywords}" if keywords else ""))
 
     def running_priors(self, config: Mapping[str, Any]) -> bool:
         """Whether the loss keeps a running label-prior estimate (no fixed ``label_priors``)."""
@@ -304,6 +324,104 @@ class LossSpec:
                     VariableSpec(PRIOR_WEIGHT_SUM, (L,), PRIOR_WEIGHT_SUM_INIT,
                                  trainable=False, is_dual=False)]
         return tuple(out)
+
+
+def _check_target(name: str, value: Any, num_labels: int | None) -> None:
+    """A target in (0, 1]: a number or a sequence of numbers (one per label)."""
+    if hasattr(value, "shape"):
+        return  # an array: the core checks its values on the first call
+    if isinstance(value, list | tuple):
+        for item in value:
+            check_number(name, item, low=0.0, low_open=True, high=1.0)
+        if num_labels is not None and len(value) != num_labels:
+            raise ValueError(f"{name} as a sequence must have num_labels={num_labels} entries "
+                             f"(one per label), got {len(value)}")
+        return
+    check_number(name, value, low=0.0, low_open=True, high=1.0)
+
+
+def _check_priors(name: str, value: Any, num_labels: int | None) -> None:
+    if value is None or hasattr(value, "shape"):
+        return
+    if isinstance(value, list | tuple):
+        for item in value:
+            check_number(name, item, low=0.0, high=1.0)
+        if num_labels is not None and len(value) != num_labels:
+            raise ValueError(f"{name} as a sequence must have num_labels={num_labels} entries "
+                             f"(one per label), got {len(value)}")
+        return
+    check_number(name, value, low=0.0, high=1.0)
+
+
+def _positive(name: str) -> Callable[[Any], Any]:
+    return lambda v: check_number(name, v, low=0.0, low_open=True)
+
+
+def _non_negative(name: str) -> Callable[[Any], Any]:
+    return lambda v: check_number(name, v, low=0.0)
+
+
+def _choice(name: str, valid: tuple[str, ...]) -> Callable[[Any], Any]:
+    return lambda v: check_choice(name, v, valid)
+
+
+def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda v: None if v is None or hasattr(v, "shape") else check(v)
+
+
+def _keyword_checks() -> dict[str, Callable[[Any], Any]]:
+    """The construction-time check of each core keyword an adapter takes, by name (the same
+    ranges and names as the core's own checks, run before any data is seen)."""
+    from metricloss._metric_formulas import METRICS
+    from metricloss._reduction import REDUCTIONS
+    from metricloss.confusion import AVERAGES, TRANSFORMS
+    from metricloss.global_objectives._inputs import SURROGATES, _check_precision_range
+    from metricloss.global_objectives.roc_auc import ROC_METHODS
+
+    return {
+        "precision_range": _check_precision_range,
+        "surrogate": _choice("surrogate", SURROGATES),
+        "reduction": _choice("reduction", REDUCTIONS),
+        "metric": _choice("metric", METRICS),
+        "average": _choice("average", AVERAGES),
+        "transform": _choice("transform", TRANSFORMS),
+        "method": _choice("method", ROC_METHODS),
+        "beta": _positive("beta"),
+        "slope": _positive("slope"),
+        "offset": lambda v: check_number("offset", v),
+        "amplifier": _positive("amplifier"),
+        "eps": _positive("eps"),
+        "from_logits": lambda v: check_bool("from_logits", v),
+        "multiclass": lambda v: check_bool("multiclass", v),
+        "chunk_size": _optional(lambda v: check_integer("chunk_size", v, low=1)),
+        "gamma": _non_negative("gamma"),
+        "gamma_pos": _non_negative("gamma_pos"),
+        "gamma_neg": _non_negative("gamma_neg"),
+        "clip": lambda v: check_number("clip", v, low=0.0, high=1.0, high_open=True),
+        "pos_weight": _optional(lambda v: None if isinstance(v, list | tuple)
+                                else check_number("pos_weight", v, low=0.0)),
+    }
+
+
+_KEYWORD_CHECKS: dict[str, Callable[[Any], Any]] = {}
+
+
+def _check_core_keywords(spec: LossSpec, config: Mapping[str, Any]) -> None:
+    """Check every core keyword of ``config`` that has a construction-time check."""
+    if not _KEYWORD_CHECKS:
+        _KEYWORD_CHECKS.update(_keyword_checks())
+    num_labels = config.get("num_labels")
+    for name in spec.core_keywords():
+        value = config[name]
+        if name in ("target_precision", "target_recall", "target_rate"):
+            _check_target(name, value, num_labels)
+        elif name == "label_priors":
+            _check_priors(name, value, num_labels)
+        elif name in _KEYWORD_CHECKS and not hasattr(value, "shape"):
+            _KEYWORD_CHECKS[name](value)
+    if config.get("metric") == "f1" and config.get("beta", 1.0) != 1.0:
+        raise ValueError(f"{spec.name}: beta applies to metric='fbeta'; metric='f1' has "
+                         f"beta=1, got beta={config['beta']}")
 
 
 def _specs(*specs: LossSpec) -> dict[str, LossSpec]:
@@ -366,9 +484,11 @@ def _check_num_labels(spec: LossSpec, duals: Array, logits: Array) -> None:
 
 
 def looks_like_probabilities(logits: Array) -> bool:
-    """Whether ``logits`` can be read without a sync or trace and hold only values in [0, 1]
-    (with at least 8 entries): a hint that probabilities were passed where logits belong.
-    ``False`` whenever the values cannot be read for free (compiled, traced, on a GPU)."""
+    """Whether ``logits`` can be read without a sync or trace and hold only values in [0, 1],
+    some of them strictly inside (with at least 8 entries): a hint that probabilities were
+    passed where logits belong. ``False`` whenever the values cannot be read for free
+    (compiled, traced, on a GPU), and for logits that are all exactly 0 or 1 (a freshly
+    initialised all-zero head gives logits of exactly 0: never a warning there)."""
     if not is_eager(logits):
         return False
     xp = namespace_of(logits=logits)
@@ -379,7 +499,8 @@ def looks_like_probabilities(logits: Array) -> bool:
         size *= int(n)
     if size < 8:
         return False
-    return bool(xp.all(xp.logical_and(logits >= 0.0, logits <= 1.0)))
+    return bool(xp.all(xp.logical_and(logits >= 0.0, logits <= 1.0))
+                and xp.any(xp.logical_and(logits > 0.0, logits < 1.0)))
 
 
 def takes_logits(spec: LossSpec, config: Mapping[str, Any]) -> bool:
@@ -595,8 +716,8 @@ class AUCMSpec(LossSpec):
         return {"num_labels": None, "ab_update": "running", "ab_momentum": DEFAULT_AB_MOMENTUM,
                 "alpha_rate": DEFAULT_ALPHA_RATE, "alpha_max": DEFAULT_ALPHA_MAX}
 
-    def configure(self, **kwargs: Any) -> dict[str, Any]:
-        config = super().configure(**kwargs)
+    def configure(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        config = super().configure(*args, **kwargs)
         if config["num_labels"] is not None:
             check_integer("num_labels", config["num_labels"], low=1)
         check_choice("ab_update", config["ab_update"], AB_UPDATES)

@@ -3,34 +3,35 @@
 Each class owns the state its loss needs and calls the core through the one shared forward
 (:func:`metricloss.backends._state.forward`); no formula lives here.
 
-- The constrained global objectives hold their dual variables (initial 1.0) and, for PR-AUC,
-  their per-anchor biases (initial 0.0) as ``nn.Parameter`` objects, and the running label-prior
-  estimate as buffers (``label_prior_counts``, ``label_prior_weight_sum``), updated under
-  ``no_grad`` in training mode only (``.eval()`` freezes them).
-- The duals ascend through the gradient-reversal form of :func:`metricloss.dual_value`: put
-  the loss's parameters in the *same* optimizer as the model and one ``backward()`` plus one
-  ``step()`` descends on the model and ascends on the duals (at ``dual_rate_factor`` times
-  the learning rate, under SGD).
+- The constrained global objectives own their dual variables (``duals``, initial 1.0): by
+  default (``dual_update="proxy"``, or ``"surrogate"``) they are buffers that the loss itself
+  moves after every training-mode call, one projected ascent step on the constraint's
+  violation (:func:`metricloss.constraint_violation`, :func:`metricloss.dual_step`) with its
+  own ``dual_rate`` and bound ``dual_max``, whatever optimizer, learning rate, weight decay or
+  param groups train the model. ``update_duals(input, target)`` takes the step from held-out
+  data instead (with ``dual_source="held_out"``, the only source). The running label-prior
+  estimate is held as buffers too (``label_prior_counts``, ``label_prior_weight_sum``). Every
+  buffer is updated under ``no_grad`` in training mode only (``.eval()`` freezes them).
+- Only PR-AUC's per-anchor ``biases`` (initial 0.0) are ``nn.Parameter`` objects, and the duals
+  under ``dual_update="gradient_reversal"`` (the original library's recipe: the model's
+  optimizer ascends on them through :func:`metricloss.dual_value`). Those must reach the
+  optimizer: make the loss a submodule of the model, or pass ``loss_fn.parameters()`` too; a
+  warning says so when they have not moved after 50 training calls.
+- ``num_labels`` is optional: a loss built without it creates its variables on the first call
+  (a lazy module, ``torch.nn.modules.lazy.LazyModuleMixin``), or when a state dict is loaded.
 - ``forward(input, target, weights=None)`` (torch.nn order) returns the loss alone; ``.aux``
-  holds the last aux dict, detached.
+  holds the last aux dict, detached. ``state_dict()`` carries the loss's configuration
+  (extra state): loading a state saved with other keywords raises ``ValueError``.
 
 Example::
 
-    model = torch.nn.Linear(2, 1)
-    loss_fn = PrecisionAtRecallLoss(target_recall=0.98, num_labels=1, dual_rate_factor=15.0)
-    opt = torch.optim.SGD([*model.parameters(), *loss_fn.parameters()], lr=1.0)
-    loss = loss_fn(model(x).squeeze(-1), y)   # one loss: duals and priors handled
+    model = torch.nn.Linear(20, 5)
+    loss_fn = RecallAtPrecisionLoss(target_precision=0.8)      # num_labels from the 1st batch
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)       # the model's parameters only
+    loss = loss_fn(model(x), y)   # one loss: duals and priors move themselves
     opt.zero_grad(); loss.backward(); opt.step()
-
-With Adam or AdamW, keep the duals out of weight decay (AdamW would pull λ towards 0)::
-
-    opt = torch.optim.AdamW([
-        {"params": model.parameters()},
-        {"params": loss_fn.parameters(), "weight_decay": 0.0, "lr": 1e-2},
-    ], lr=1e-3)
-
-Under Adam the dual step is normalised per parameter, so ``dual_rate_factor`` cancels out (0.1
-and 1.0 give the same λ): the dual rate is then the param group's ``lr``.
+    ...
+    loss_fn.update_duals(model(x_val), y_val)   # optional: a dual step from held-out data
 
 Data-parallel training (``DistributedDataParallel``, FSDP): ``sync=True`` (every class;
 ``process_group=`` defaults to the world group) sums the non-decomposable losses' sufficient
@@ -44,15 +45,20 @@ stay this rank's (computed lazily, never in a collective). See docs/distributed.
 from __future__ import annotations
 
 import inspect
+import os
+import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
+from torch.nn.modules.lazy import LazyModuleMixin
+from torch.nn.parameter import UninitializedBuffer, UninitializedParameter, is_lazy
 
-from metricloss._checks import check_bool
+from metricloss._checks import check_bool, require_array
 from metricloss.backends._state import (
+    DUALS,
     PRIOR_COUNTS,
     PRIOR_WEIGHT_SUM,
     SPECS,
@@ -60,7 +66,9 @@ from metricloss.backends._state import (
     auc_m_forward,
     compute_aux,
     forward,
+    held_out_duals,
     looks_like_probabilities,
+    num_labels_of,
     takes_logits,
 )
 
@@ -81,6 +89,20 @@ __all__ = [
     "SparseMultilabelCategoricalCrossentropy",
     "TruePositiveRateAtFalsePositiveRateLoss",
 ]
+
+
+_TORCH_DIR = os.path.dirname(torch.__file__)
+
+
+def _warn(message: str) -> None:
+    """``UserWarning`` pointing at the user's line: the first frame outside this module and
+    torch (``nn.Module.__call__`` adds two or three frames, depending on hooks)."""
+    frame: Any = sys._getframe(1)
+    level = 1
+    while frame is not None and (frame.f_code.co_filename == __file__
+                                 or frame.f_code.co_filename.startswith(_TORCH_DIR)):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level + 1)
 
 
 def _detach(x: torch.Tensor) -> torch.Tensor:
@@ -113,8 +135,24 @@ def _differentiable_gather(group: Any) -> Any:
     return lambda x: torch.cat(all_gather(x, group=group), dim=0)
 
 
-class _MetricLoss(nn.Module):
-    """Base of every adapter: variables from the spec, the shared forward, idioms."""
+_EXTRA_STATE = "_extra_state"
+FROZEN_CHECK_CALLS = 50
+"""Training calls after which a loss warns, once, that the parameters the model's optimizer
+should train (PR-AUC's ``biases``, gradient-reversal duals) have not moved."""
+
+
+def _plain(value: Any) -> Any:
+    """A configuration value as plain Python (tensors and tuples as lists), for extra state."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().tolist()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+class _MetricLoss(LazyModuleMixin, nn.Module):
+    """Base of every adapter: variables from the spec (created on the first call when the
+    number of labels is not given), the shared forward, idioms."""
 
     _spec: ClassVar[LossSpec]
 
@@ -132,20 +170,32 @@ class _MetricLoss(nn.Module):
             cls.__signature__ = sig.replace(  # type: ignore[attr-defined]
                 parameters=[*sig.parameters.values(), *extra])
 
-    def __init__(self, *, device: Any = None, dtype: torch.dtype | None = None,
+    def __init__(self, *args: Any, device: Any = None, dtype: torch.dtype | None = None,
                  sync: bool = False, process_group: Any = None, **kwargs: Any) -> None:
+        # configure first: positional arguments get a message naming the class
+        config = self._spec.configure(*args, **kwargs)
         super().__init__()
-        self.config = self._spec.configure(**kwargs)
+        self.config = config
         self.sync = check_bool("sync", sync)
         self.process_group = process_group
         # Read in forward as a tuple: under torch.compile(dynamic=True) Dynamo turns float
         # values read from a dict attribute into symbolic floats, which the core's number
         # checks cannot take; constants in a tuple stay constants.
         self._config_items = tuple(self.config.items())
-        self._variables = self._spec.variables(self.config)
+        lazy = self._spec.constrained and self.config["num_labels"] is None
+        # when lazy: the names and roles (shapes come with the first batch)
+        self._variables = self._spec.variables(self.config, num_labels=1 if lazy else None)
         self._dual_names = tuple(v.name for v in self._variables if v.is_dual)
         dtype = torch.get_default_dtype() if dtype is None else dtype
         for var in self._variables:
+            if lazy:
+                lazy_cls: Any = UninitializedParameter if var.trainable else UninitializedBuffer
+                placeholder = lazy_cls(device=device, dtype=dtype)
+                if var.trainable:
+                    self.register_parameter(var.name, placeholder)
+                else:
+                    self.register_buffer(var.name, placeholder)
+                continue
             value = torch.full(var.shape, var.initial_value, dtype=dtype, device=device)
             if var.trainable:
                 self.register_parameter(var.name, nn.Parameter(value))
@@ -154,6 +204,58 @@ class _MetricLoss(nn.Module):
         self._aux: dict[str, torch.Tensor] | None = {}
         self._last_call: tuple[Any, ...] | None = None
         self._input_checked = False
+        self._watch_calls = 0
+        self._watch_start: dict[str, torch.Tensor] | None = None
+
+    # -- lazy variables -------------------------------------------------------------------
+
+    def initialize_parameters(self, input: Any = None, *args: Any, **kwargs: Any) -> None:
+        """Create the variables from the first batch (``LazyModuleMixin``'s hook): ``L`` is
+        ``input.shape[-1]`` (1 for ``(B,)``). Nothing to do when they exist already."""
+        if self.has_uninitialized_params():
+            self._materialize(input)
+
+    def _materialize(self, input: Any) -> None:
+        require_array("input", input)
+        variables = self._spec.variables(self.config,
+                                         num_labels=num_labels_of(self._spec, input))
+        with torch.no_grad():
+            for var in variables:
+                tensor = getattr(self, var.name)
+                if is_lazy(tensor):
+                    tensor.materialize(var.shape)
+                    tensor.fill_(var.initial_value)
+        self._variables = variables
+
+    def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str,
+                              *args: Any, **kwargs: Any) -> None:
+        extra = prefix + _EXTRA_STATE
+        if extra in state_dict and type(self).set_extra_state is not nn.Module.set_extra_state:
+            self.set_extra_state(state_dict[extra])  # refuse before anything is copied
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        if not self.has_uninitialized_params() and self._variables:
+            shape = tuple(getattr(self, self._variables[0].name).shape)
+            self._variables = self._spec.variables(self.config, num_labels=shape[0])
+
+    def _save_to_state_dict(self, destination: dict[str, Any], prefix: str,
+                            keep_vars: bool) -> None:
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        # LazyModuleMixin's version leaves the extra state out: put it back
+        if type(self).get_extra_state is not nn.Module.get_extra_state:
+            destination[prefix + _EXTRA_STATE] = self.get_extra_state()
+
+    def _replicate_for_data_parallel(self) -> Any:
+        if self.has_uninitialized_params():
+            return super()._replicate_for_data_parallel()  # the mixin's error
+        return nn.Module._replicate_for_data_parallel(self)
+
+    # -- the forward ------------------------------------------------------------------------
+
+    def _variable_views(self) -> dict[str, torch.Tensor]:
+        # Plain-tensor views of the parameters: the core's namespace lookup reads the array's
+        # type, which torch.compile cannot trace for nn.Parameter (str.split on __module__).
+        return {v.name: getattr(self, v.name).view_as(getattr(self, v.name))
+                for v in self._variables}
 
     def forward(self, input: torch.Tensor, target: torch.Tensor,
                 weights: torch.Tensor | float | None = None, **call_arrays: Any
@@ -162,18 +264,19 @@ class _MetricLoss(nn.Module):
         element (``mask=`` instead for :class:`MultilabelCategoricalCrossentropy`)."""
         if not self._input_checked and isinstance(input, torch.Tensor):
             self._check_input(input)
-        # Plain-tensor views of the parameters: the core's namespace lookup reads the array's
-        # type, which torch.compile cannot trace for nn.Parameter (str.split on __module__).
-        variables = {v.name: getattr(self, v.name).view_as(getattr(self, v.name))
-                     for v in self._variables}
+        if self._spec.constrained and not torch.compiler.is_compiling():
+            self._check_target_shape(input, target)
         config = dict(self._config_items)
-        out = forward(self._spec, config, variables, input, target,
+        out = forward(self._spec, config, self._variable_views(), input, target,
                       stop_gradient=_detach, training=self.training, return_aux=False,
                       all_reduce=self._all_reduce(), weights=weights, **call_arrays)
-        if out.label_priors is not None:
+        if out.label_priors is not None or out.duals is not None:
             with torch.no_grad():
-                getattr(self, PRIOR_COUNTS).copy_(out.label_priors.counts)
-                getattr(self, PRIOR_WEIGHT_SUM).copy_(out.label_priors.weight_sum)
+                if out.label_priors is not None:
+                    getattr(self, PRIOR_COUNTS).copy_(out.label_priors.counts)
+                    getattr(self, PRIOR_WEIGHT_SUM).copy_(out.label_priors.weight_sum)
+                if out.duals is not None:
+                    getattr(self, DUALS).copy_(out.duals)
         if self._spec.constrained:
             # Kept for .aux, computed only if read (the bounds cost ~40% of an eager call).
             arrays = {"weights": weights, **call_arrays}
@@ -181,7 +284,93 @@ class _MetricLoss(nn.Module):
                                {k: v.detach() if isinstance(v, torch.Tensor) else v
                                 for k, v in arrays.items()})
             self._aux = None
+            if self.training and not torch.compiler.is_compiling():
+                self._watch_trainable()
         return out.loss
+
+    @torch.no_grad()
+    def update_duals(self, input: torch.Tensor, target: torch.Tensor,
+                     weights: torch.Tensor | float | None = None) -> torch.Tensor:
+        """One dual step from held-out data: ``λ ← min(max(λ + dual_rate·g, 0), dual_max)``
+        with ``g`` the constraint's violation on ``(input, target)``
+        (:func:`metricloss.constraint_violation`, hard for ``dual_update="proxy"``, surrogate
+        for ``"surrogate"``), at the stored label priors.
+
+        No gradient, and nothing else changes: not the model, not the label priors. Call it
+        with a validation batch's logits (or a whole validation pass at once) between training
+        steps; with ``dual_source="held_out"`` it is the duals' only source. With
+        ``sync=True`` the violation is that of the global batch (summed over the process
+        group), so every rank's duals stay identical. Works in train and eval mode.
+
+        Args:
+            input: logits ``(B, L)`` or ``(B,)`` of held-out data.
+            target: labels of the same shape.
+            weights: optional per-example or per-element weights.
+
+        Returns:
+            The new duals (the ``duals`` buffer itself).
+
+        Raises:
+            TypeError: the loss has no duals, or its duals are trained by the model's
+                optimizer (``dual_update="gradient_reversal"``).
+
+        Example::
+
+            loss_fn = RecallAtPrecisionLoss(target_precision=0.8, dual_source="held_out")
+            for x, y in train_loader:
+                ...  # the usual training step with loss_fn
+                with torch.no_grad():
+                    loss_fn.update_duals(model(x_val), y_val)
+        """
+        if self._spec.constrained:
+            self._check_target_shape(input, target)
+            if not torch.compiler.is_compiling() and self.has_uninitialized_params():
+                self._materialize(input)
+        new = held_out_duals(self._spec, self.config, self._variable_views(), input, target,
+                             stop_gradient=_detach, weights=weights,
+                             all_reduce=self._all_reduce())
+        duals = getattr(self, DUALS)
+        duals.copy_(new)
+        return duals
+
+    def _check_target_shape(self, input: Any, target: Any) -> None:
+        """The constrained losses take ``target`` of ``input``'s shape: say so with the user's
+        argument names (the core would name its own ``labels`` and the prior state)."""
+        if (isinstance(input, torch.Tensor) and isinstance(target, torch.Tensor)
+                and tuple(target.shape) != tuple(input.shape)):
+            raise ValueError(f"{type(self).__name__}: target must have the shape of input "
+                             f"{tuple(input.shape)} (one column per label), got "
+                             f"{tuple(target.shape)}")
+
+    def _watch_trainable(self) -> None:
+        """Warn once when the parameters that only the model's optimizer moves (PR-AUC's
+        biases, gradient-reversal duals) have not changed after ``FROZEN_CHECK_CALLS``
+        training calls: they are then missing from the optimizer. Eager mode only."""
+        if self._watch_calls < 0:
+            return
+        names = [v.name for v in self._variables if v.trainable]
+        if not names:
+            self._watch_calls = -1
+            return
+        self._watch_calls += 1
+        if self._watch_start is None:
+            self._watch_start = {n: getattr(self, n).detach().clone() for n in names}
+            return
+        if self._watch_calls < FROZEN_CHECK_CALLS:
+            return
+        frozen = [n for n in names if torch.equal(getattr(self, n).detach(),
+                                                  self._watch_start[n])]
+        self._watch_calls, self._watch_start = -1, None
+        if frozen:
+            cls = type(self).__name__
+            fix = ("; or use the default dual_update='proxy', with which the loss moves its "
+                   "duals itself" if DUALS in frozen else "")
+            _warn(
+                f"{cls}: its parameter(s) {', '.join(frozen)} have not changed in "
+                f"{FROZEN_CHECK_CALLS} training calls: the model's optimizer does not train "
+                f"them. Build the optimizer with the loss's parameters too, e.g. "
+                f"torch.optim.AdamW([*model.parameters(), *loss_fn.parameters()]), or make "
+                f"the loss a submodule of the model{fix}.")
 
     def _all_reduce(self) -> Any:
         """The differentiable sum across the process group (``sync=True`` with more than one
@@ -218,15 +407,18 @@ class _MetricLoss(nn.Module):
         if takes_logits(self._spec, self.config) and looks_like_probabilities(input):
             hint = ("from_logits=False" if "from_logits" in self.config
                     else "the logits (before the sigmoid)")
-            warnings.warn(
+            _warn(
                 f"{type(self).__name__}: every value of input lies in [0, 1]: probabilities "
                 f"passed as logits? This loss takes logits (from_logits=True); pass {hint}.",
-                UserWarning, stacklevel=3)
+)
 
     def dual_parameters(self) -> Iterator[nn.Parameter]:
-        """The dual variables (put them in a param group with ``weight_decay=0``)."""
+        """The dual variables when the model's optimizer trains them
+        (``dual_update="gradient_reversal"``: put them in a param group with
+        ``weight_decay=0``); nothing otherwise (the loss moves its duals itself)."""
         for name in self._dual_names:
-            yield getattr(self, name)
+            if name in self._parameters:
+                yield getattr(self, name)
 
     def non_dual_parameters(self) -> Iterator[nn.Parameter]:
         """The loss's other parameters (PR-AUC biases)."""
@@ -238,6 +430,8 @@ class _MetricLoss(nn.Module):
     def label_priors(self) -> torch.Tensor | None:
         """The label priors the next eval-mode call would use (``None`` if stateless)."""
         if self._spec.running_priors(self.config):
+            if self.has_uninitialized_params():
+                return None
             return getattr(self, PRIOR_COUNTS) / getattr(self, PRIOR_WEIGHT_SUM)
         return self.config.get("label_priors")
 
@@ -247,15 +441,51 @@ class _MetricLoss(nn.Module):
         return f"{out}, sync=True" if self.sync else out
 
 
+class _ConstrainedLoss(_MetricLoss):
+    """The global objectives: their ``state_dict`` carries their configuration."""
+
+    def get_extra_state(self) -> dict[str, Any]:
+        """The configuration, as plain Python (saved with ``state_dict()``)."""
+        return {"class": type(self).__name__,
+                "config": {k: _plain(v) for k, v in self.config.items()}}
+
+    def set_extra_state(self, state: Any) -> None:
+        """Refuse a state saved from a loss with another configuration (``ValueError`` naming
+        the keywords that differ); ``num_labels`` may differ from ``None`` (inferred)."""
+        if not isinstance(state, Mapping) or "config" not in state:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: the entry "
+                             f"{_EXTRA_STATE!r} is not a metricloss configuration: {state!r}")
+        saved, mine = dict(state["config"]), self.get_extra_state()["config"]
+        if saved.get("num_labels") is None or mine.get("num_labels") is None:
+            saved.pop("num_labels", None)
+            mine.pop("num_labels", None)
+        differ = sorted(k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k))
+        name = type(self).__name__
+        if state.get("class", name) != name or differ:
+            detail = "; ".join(f"{k}: saved {saved.get(k)!r}, this loss {mine.get(k)!r}"
+                               for k in differ)
+            raise ValueError(
+                f"{name}.load_state_dict: the state was saved from "
+                f"{state.get('class', name)} with another configuration ({detail}). Build "
+                f"the loss with the saved keywords, or delete the {_EXTRA_STATE!r} entry "
+                f"from the state dict (load_state_dict(..., strict=False)) to load its "
+                f"variables into this configuration anyway.")
+
+
 def _doc(spec: LossSpec, extra: str = "") -> str:
     return (f"``nn.Module`` over :func:`metricloss.{spec.function_name}`: same keywords; "
             f"``forward(input, target, weights=None)`` returns the loss alone.{extra}")
 
 
 _CONSTRAINED = (
-    "\n\n    Adds ``num_labels`` (required) and ``dual_rate_factor`` (0.1): the duals are "
-    "``nn.Parameter`` objects (initial 1.0), the running label priors buffers updated in training "
-    "mode only; ``.aux`` holds the last aux dict, detached.")
+    "\n\n    Adds ``num_labels`` (optional: from the first batch), ``dual_update`` "
+    "(``'proxy'``; ``'surrogate'``; ``'gradient_reversal'``, the original recipe), "
+    "``dual_rate`` (0.5), ``dual_max`` (100.0), ``dual_source`` (``'train'`` or "
+    "``'held_out'``) and ``dual_rate_factor`` (0.1, gradient reversal only). The duals "
+    "(initial 1.0) and the running label priors are buffers the loss updates itself in "
+    "training mode (the duals are parameters under gradient reversal); "
+    "``update_duals`` takes a dual step from held-out data; ``.aux`` holds the last aux "
+    "dict, detached.")
 
 
 class SigmoidF1Loss(_MetricLoss):
@@ -285,29 +515,31 @@ class SparseMultilabelCategoricalCrossentropy(_MetricLoss):
     _spec = SPECS["SparseMultilabelCategoricalCrossentropy"]
 
 
-class RecallAtPrecisionLoss(_MetricLoss):
+class RecallAtPrecisionLoss(_ConstrainedLoss):
     __doc__ = _doc(SPECS["RecallAtPrecisionLoss"], _CONSTRAINED)
     _spec = SPECS["RecallAtPrecisionLoss"]
 
 
-class PrecisionAtRecallLoss(_MetricLoss):
+class PrecisionAtRecallLoss(_ConstrainedLoss):
     __doc__ = _doc(SPECS["PrecisionAtRecallLoss"], _CONSTRAINED)
     _spec = SPECS["PrecisionAtRecallLoss"]
 
 
-class TruePositiveRateAtFalsePositiveRateLoss(_MetricLoss):
+class TruePositiveRateAtFalsePositiveRateLoss(_ConstrainedLoss):
     __doc__ = _doc(SPECS["TruePositiveRateAtFalsePositiveRateLoss"], _CONSTRAINED)
     _spec = SPECS["TruePositiveRateAtFalsePositiveRateLoss"]
 
 
-class FalsePositiveRateAtTruePositiveRateLoss(_MetricLoss):
+class FalsePositiveRateAtTruePositiveRateLoss(_ConstrainedLoss):
     __doc__ = _doc(SPECS["FalsePositiveRateAtTruePositiveRateLoss"], _CONSTRAINED)
     _spec = SPECS["FalsePositiveRateAtTruePositiveRateLoss"]
 
 
-class PrecisionRecallAUCLoss(_MetricLoss):
+class PrecisionRecallAUCLoss(_ConstrainedLoss):
     __doc__ = _doc(SPECS["PrecisionRecallAUCLoss"], _CONSTRAINED
-                   + " The per-anchor ``biases`` (initial 0.0) are parameters too.")
+                   + " The per-anchor ``biases`` (initial 0.0) are parameters: the model's "
+                   "optimizer must train them (pass ``loss_fn.parameters()`` too, or make the "
+                   "loss a submodule of the model).")
     _spec = SPECS["PrecisionRecallAUCLoss"]
 
 

@@ -283,7 +283,8 @@ def dual_step(
     xp = namespace_of(lambdas=lambdas, violation=violation)
     check_floating(xp, "lambdas", lambdas)
     eta = check_number("rate", rate, low=0.0)
-    high = check_number("max_value", max_value, low=0.0, low_open=True, high=math.inf)
+    high = (math.inf if max_value == math.inf
+            else check_number("max_value", max_value, low=0.0, low_open=True))
     step = lambdas + eta * xp.astype(violation, lambdas.dtype)
     step = xp.where(step > 0, step, 0.0)
     if high != math.inf:

@@ -164,8 +164,9 @@ def update_label_priors(
     L = counts.shape[0]
     shape = tuple(labels.shape)
     if not (shape[1:] == (L,) and len(shape) == 2) and not (len(shape) == 1 and L == 1):
-        raise ValueError(f"labels must have shape (B, {L}) to match counts (or (B,) when L = 1),"
-                         f" got {shape}")
+        raise ValueError(f"labels must have shape (B, {L}): one column per label of the prior "
+                         f"state, whose counts have shape ({L},) (or (B,) when L = 1); got "
+                         f"{shape}")
     y = xp.reshape(as_float_labels(xp, labels, counts.dtype), (-1, L))
     w = prepare_weights(xp, weights, y, shape)
     _check_finite_weights(xp, w)

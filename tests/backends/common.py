@@ -115,4 +115,45 @@ ADAPTER_CASES: dict[str, dict] = {
     "AsymmetricLoss": {"gamma_pos": 1.0},
 }
 # Adapter keywords that the core function does not take.
-CORE_ONLY = {"num_labels", "dual_rate_factor"}
+CORE_ONLY = {"num_labels", "dual_rate_factor", "dual_update", "dual_rate", "dual_max",
+             "dual_source"}
+
+
+def hard_violation(constraint: str, logits: np.ndarray, labels: np.ndarray, target: float,
+                   priors: np.ndarray) -> np.ndarray:
+    """The scale-free violation per label at the decision rule ``z > 0``, from hand counts
+    (float64): ``(α·FP − (1−α)·TP)/(π·n)`` for precision ≥ α, ``(r·P − TP)/(π·n)`` for
+    recall ≥ r (the proxy-Lagrangian's dual step direction)."""
+    predicted = np.asarray(logits) > 0
+    y = np.asarray(labels, dtype=np.float64)
+    tp = np.sum(predicted * y, axis=0)
+    fp = np.sum(predicted * (1.0 - y), axis=0)
+    positives = y.sum(axis=0)
+    n = y.shape[0]
+    if constraint == "recall_at_precision":
+        return (target * fp - (1.0 - target) * tp) / (priors * n)
+    if constraint == "precision_at_recall":
+        return (target * positives - tp) / (priors * n)
+    raise ValueError(constraint)
+
+
+# One training call of RecallAtPrecisionLoss(target_precision=0.5, dual_rate=RATE,
+# dual_max=MAX) on these 6 × 4 logits moves λ from DUALS_BEFORE: label 0 violated (1 TP, 3 FP:
+# up), label 1 met (2 TP, 0 FP: down), label 2 met from a small λ (clipped at 0), label 3
+# violated from near the bound (clipped at dual_max).
+DUAL_STEP_LOGITS = np.array([[2.0, 3.0, 1.0, 1.0], [1.0, 2.0, 2.0, 2.0], [0.5, -1.0, -1.0, 0.5],
+                             [1.5, -2.0, -3.0, 1.5], [-1.0, -1.0, -2.0, -1.0],
+                             [-2.0, -3.0, 0.5, -2.0]])
+DUAL_STEP_LABELS = np.array([[1, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 0], [0, 0, 0, 0],
+                             [1, 0, 0, 1], [0, 0, 1, 0]], dtype=np.float64)
+DUAL_STEP_BEFORE = np.array([1.0, 1.0, 0.05, 1.9])
+DUAL_STEP_RATE, DUAL_STEP_MAX, DUAL_STEP_TARGET = 0.5, 2.0, 0.5
+
+
+def dual_step_expected() -> tuple[np.ndarray, np.ndarray]:
+    """``(λ after the call, the unclipped λ + rate·g)`` for the case above (hand counts)."""
+    priors = running_priors(DUAL_STEP_LABELS)
+    g = hard_violation("recall_at_precision", DUAL_STEP_LOGITS, DUAL_STEP_LABELS,
+                       DUAL_STEP_TARGET, priors)
+    raw = DUAL_STEP_BEFORE + DUAL_STEP_RATE * g
+    return np.clip(raw, 0.0, DUAL_STEP_MAX), raw

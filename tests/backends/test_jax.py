@@ -28,6 +28,7 @@ F32 = jnp.float32
 
 CASES = common.ADAPTER_CASES
 CORE_ONLY = common.CORE_ONLY
+CONSTRAINED = [n for n in CASES if "num_labels" in CASES[n]]
 
 
 def _inputs(seed: int = 0):
@@ -64,6 +65,8 @@ def _close(a, b, rtol=2e-5, atol=1e-6):
 @pytest.mark.parametrize("name", list(CASES))
 def test_value_and_gradient_equal_core(name: str) -> None:
     kwargs = CASES[name]
+    if name in CONSTRAINED:  # the duals as params: their gradient is checked too
+        kwargs = {**kwargs, "dual_update": "gradient_reversal"}
     loss_fn = getattr(mj, name)(**kwargs)
     params, state = loss_fn.init()
     params = _randomised(params)
@@ -121,7 +124,8 @@ def test_one_sgd_step_moves_duals_by_eta_f_dL_dlambda(name: str, target: float) 
                   [0.5, -7.0]], dtype=np.float32)
     eta, f = 0.5, 0.3
     key = "target_recall" if name == "PrecisionAtRecallLoss" else "target_precision"
-    loss_fn = getattr(mj, name)(**{key: target}, num_labels=2, dual_rate_factor=f)
+    loss_fn = getattr(mj, name)(**{key: target}, num_labels=2, dual_rate_factor=f,
+                                dual_update="gradient_reversal")
     params, state = loss_fn.init()
     grads = jax.grad(lambda p: loss_fn.apply(p, state, jnp.asarray(z), jnp.asarray(y))[0])(
         params)
@@ -167,7 +171,7 @@ def _train(loss_fn, data, iterations: int = common.TRAIN_ITERATIONS):
 def test_precision_at_recall_beats_cross_entropy_on_fresh_data() -> None:
     data = common.example_data(seed=0)
     go_scores, _, _ = _train(mj.PrecisionAtRecallLoss(
-        target_recall=common.TARGET_RECALL, num_labels=1,
+        target_recall=common.TARGET_RECALL, num_labels=1, dual_update="gradient_reversal",
         dual_rate_factor=common.DUAL_RATE_FACTOR), data)
     ce_scores, _, _ = _train(mj.BinaryCrossEntropy(), data)
     go = common.precision_at_recall(go_scores, data["eval_labels"], common.TARGET_RECALL)
@@ -181,6 +185,7 @@ def test_precision_at_recall_beats_cross_entropy_on_fresh_data() -> None:
 def test_recall_at_precision_meets_target_on_held_out_data() -> None:
     data = common.example_data(seed=0)
     scores, _, _ = _train(mj.RecallAtPrecisionLoss(target_precision=0.9, num_labels=1,
+                                                   dual_update="gradient_reversal",
                                                    dual_rate_factor=1.0), data)
     assert common.precision(scores, data["eval_labels"]) >= 0.9 - 0.05
     assert float(np.mean(scores[data["eval_labels"] == 1] > 0)) > 0.5
@@ -217,7 +222,7 @@ def _save_load(tree: dict) -> dict:
 
 def test_pytree_round_trip_through_savez_continues_bit_identically() -> None:
     data = common.example_data(seed=0)
-    loss_fn = mj.PrecisionRecallAUCLoss(num_labels=1, num_anchors=3, dual_rate_factor=2.0)
+    loss_fn = mj.PrecisionRecallAUCLoss(num_anchors=3)  # num_labels from init's example
     x = jnp.asarray(data["train_data"][:256])
     y = jnp.asarray(data["train_labels"][:256])
 
@@ -230,7 +235,7 @@ def test_pytree_round_trip_through_savez_continues_bit_identically() -> None:
         (loss, s), g = jax.value_and_grad(objective, has_aux=True)(params)
         return jax.tree.map(lambda p, d: p - 0.1 * d, params, g), s, loss
 
-    loss_params, state = loss_fn.init()
+    loss_params, state = loss_fn.init(x @ jnp.zeros(2))
     params = {"w": jnp.asarray([0.3, -0.2], F32), "loss": loss_params}
     for _ in range(3):
         params, state, _ = step(params, state)
@@ -238,8 +243,9 @@ def test_pytree_round_trip_through_savez_continues_bit_identically() -> None:
     restored_flat, restored_state = _save_load(flat), _save_load(state)
     restored = {"w": restored_flat["w"],
                 "loss": {k[5:]: v for k, v in restored_flat.items() if k.startswith("loss.")}}
-    assert set(restored["loss"]) == {"duals", "biases"}
-    assert set(restored_state) == {"label_prior_counts", "label_prior_weight_sum"}
+    assert set(restored["loss"]) == {"biases"}
+    assert set(restored_state) == {"duals", "label_prior_counts", "label_prior_weight_sum"}
+    assert not np.array_equal(np.asarray(restored_state["duals"]), np.ones((1, 3)))
     for _ in range(3):
         params, state, a = step(params, state)
         restored, restored_state, b = step(restored, restored_state)
@@ -267,7 +273,8 @@ def test_jit_equals_eager() -> None:
 
 
 def test_dual_param_labels_for_optax_multi_transform() -> None:
-    loss_fn = mj.PrecisionRecallAUCLoss(num_labels=L, num_anchors=3)
+    loss_fn = mj.PrecisionRecallAUCLoss(num_labels=L, num_anchors=3,
+                                        dual_update="gradient_reversal")
     loss_params, _ = loss_fn.init()
     tree = {"model": {"dense": {"kernel": jnp.zeros((2, L)), "bias": jnp.zeros(L)}},
             "loss": loss_params}
@@ -285,7 +292,8 @@ def test_dual_rate_factor_cancels_under_adam() -> None:
     logits, labels = _inputs()
     out = []
     for f in (0.1, 1.0):
-        loss_fn = mj.PrecisionAtRecallLoss(target_recall=0.9, num_labels=L, dual_rate_factor=f)
+        loss_fn = mj.PrecisionAtRecallLoss(target_recall=0.9, num_labels=L, dual_rate_factor=f,
+                                           dual_update="gradient_reversal")
         params, state = loss_fn.init()
         v = params["duals"]
         m = jnp.zeros_like(v)
@@ -317,10 +325,12 @@ def test_wrong_params_name_the_argument() -> None:
     logits, labels = _inputs()
     loss_fn = mj.PrecisionAtRecallLoss(target_recall=0.9, num_labels=L)
     params, state = loss_fn.init()
-    with pytest.raises(ValueError, match="params"):
-        loss_fn.apply({}, state, logits, labels)
+    with pytest.raises(ValueError, match="params"):  # the owned duals belong in state
+        loss_fn.apply({"duals": state["duals"]}, state, logits, labels)
     with pytest.raises(ValueError, match="state"):
-        loss_fn.apply(params, params, logits, labels)
+        loss_fn.apply(params, {}, logits, labels)
+    with pytest.raises(ValueError, match=r"state\['duals'\]"):
+        loss_fn.apply(params, {**state, "duals": jnp.ones(L + 1)}, logits, labels)
     with pytest.raises(TypeError, match="apply"):
         loss_fn(logits, labels)
 
@@ -350,8 +360,6 @@ def test_probabilities_passed_as_logits_warn(name: str) -> None:
 
 
 def test_constructor_errors_name_the_argument() -> None:
-    with pytest.raises(TypeError, match="num_labels"):
-        mj.PrecisionAtRecallLoss(target_recall=0.9)
     with pytest.raises(TypeError, match="target_precision"):
         mj.PrecisionAtRecallLoss(num_labels=1, target_recall=0.9, target_precision=0.5)
     with pytest.raises(ValueError, match="num_anchors"):
@@ -389,4 +397,122 @@ def test_bfloat16_logits_give_a_float32_loss() -> None:
         logits.astype(jnp.bfloat16), params)
     assert loss.dtype == jnp.float32 and bool(jnp.isfinite(loss))
     assert gz.dtype == jnp.bfloat16 and bool(jnp.all(jnp.isfinite(gz)))
-    assert bool(jnp.all(jnp.isfinite(gp["duals"])))
+    assert bool(jnp.all(jnp.isfinite(gp["biases"])))
+
+
+# --------------------------------------------------------------------------------------------
+# Loss-owned duals (issue 20) and num_labels from an example (issue 21)
+# --------------------------------------------------------------------------------------------
+
+
+def test_one_training_call_moves_duals_by_rate_times_hard_violation() -> None:
+    loss_fn = mj.RecallAtPrecisionLoss(target_precision=common.DUAL_STEP_TARGET,
+                                       dual_rate=common.DUAL_STEP_RATE,
+                                       dual_max=common.DUAL_STEP_MAX)
+    params, state = loss_fn.init(common.DUAL_STEP_LOGITS.shape)
+    assert params == {} and state["duals"].shape == (4,)
+    state = {**state, "duals": jnp.asarray(common.DUAL_STEP_BEFORE, F32)}
+    z = jnp.asarray(common.DUAL_STEP_LOGITS, F32)
+    y = jnp.asarray(common.DUAL_STEP_LABELS, F32)
+    _, _, new_state = jax.jit(loss_fn.apply)(params, state, z, y)
+    expected, raw = common.dual_step_expected()
+    _close(new_state["duals"], expected, rtol=1e-6, atol=1e-7)
+    assert raw[2] < 0.0 == float(new_state["duals"][2])
+    assert raw[3] > common.DUAL_STEP_MAX == float(new_state["duals"][3])
+    # no gradient reaches the duals, and eval mode takes no step
+    grad = jax.grad(lambda s: loss_fn.apply(params, s, z, y)[0])(state)
+    assert not np.any(np.asarray(grad["duals"]))
+    _, _, frozen = loss_fn.apply(params, state, z, y, training=False)
+    assert frozen is state
+
+
+def test_update_duals_is_pure_and_jittable() -> None:
+    logits, labels = _inputs()
+    loss_fn = mj.PrecisionAtRecallLoss(target_recall=0.8, dual_source="held_out")
+    params, state = loss_fn.init(logits)
+    _, _, trained = loss_fn.apply(params, state, logits, labels)
+    _close(trained["duals"], np.ones(L))  # held_out: the training call takes no step
+    new = jax.jit(loss_fn.update_duals)(trained, logits, labels)
+    priors = np.asarray(trained["label_prior_counts"] / trained["label_prior_weight_sum"])
+    g = common.hard_violation("precision_at_recall", np.asarray(logits), np.asarray(labels),
+                              0.8, priors)
+    _close(new["duals"], np.clip(1.0 + 0.5 * g, 0.0, 100.0))
+    for key in ("label_prior_counts", "label_prior_weight_sum"):
+        assert np.array_equal(np.asarray(new[key]), np.asarray(trained[key]))
+    _close(trained["duals"], np.ones(L))  # the input state is not changed
+    pr_auc = mj.PrecisionRecallAUCLoss(num_anchors=2)
+    p, s = pr_auc.init(logits)
+    with pytest.raises(ValueError, match="params="):
+        pr_auc.update_duals(s, logits, labels)
+    assert pr_auc.update_duals(s, logits, labels, params=p)["duals"].shape == (L, 2)
+    reversal = mj.PrecisionAtRecallLoss(target_recall=0.8, num_labels=L,
+                                        dual_update="gradient_reversal")
+    with pytest.raises(TypeError, match="gradient_reversal"):
+        reversal.update_duals(reversal.init()[1], logits, labels)
+
+
+def test_duals_move_with_an_optimizer_of_the_model_params_only() -> None:
+    """SGD on the model's params alone (optax is not a test dependency: written out): the
+    duals (in state) still move, and the constraint holds on fresh data of the original
+    example."""
+    data = common.example_data(seed=0)
+    x, y = jnp.asarray(data["train_data"]), jnp.asarray(data["train_labels"])
+    loss_fn = mj.RecallAtPrecisionLoss(target_precision=0.9)
+    loss_params, loss_state = loss_fn.init((x.shape[0],))
+    assert loss_params == {}
+    model_params = {"w": jnp.full((2,), -1.0, F32), "b": jnp.zeros((), F32)}
+
+    @jax.jit
+    def step(model_params, loss_state):
+        def objective(p):
+            loss, _, new_state = loss_fn.apply(loss_params, loss_state, x @ p["w"] + p["b"], y)
+            return loss, new_state
+
+        (_, loss_state), grads = jax.value_and_grad(objective, has_aux=True)(model_params)
+        model_params = jax.tree.map(lambda p, g: p - common.LEARNING_RATE * g, model_params,
+                                    grads)
+        return model_params, loss_state
+
+    duals = []
+    for _ in range(common.TRAIN_ITERATIONS):
+        model_params, loss_state = step(model_params, loss_state)
+        duals.append(float(loss_state["duals"][0]))
+    assert len(set(duals)) > 10
+    scores = np.asarray(jnp.asarray(data["eval_data"]) @ model_params["w"] + model_params["b"])
+    assert common.precision(scores, data["eval_labels"]) >= 0.9 - 0.03
+    assert float(np.mean(scores[data["eval_labels"] == 1] > 0)) > 0.5
+
+
+def test_init_from_an_example_or_a_shape() -> None:
+    logits, labels = _inputs()
+    loss_fn = mj.PrecisionRecallAUCLoss(num_anchors=3)
+    with pytest.raises(ValueError, match="num_labels"):
+        loss_fn.init()
+    from_array = loss_fn.init(logits)
+    from_shape = loss_fn.init((B, L))
+    from_struct = loss_fn.init(jax.ShapeDtypeStruct((B, L), F32))
+    given = mj.PrecisionRecallAUCLoss(num_anchors=3, num_labels=L).init()
+    for tree in (from_shape, from_struct, given):
+        assert jax.tree.map(jnp.shape, tree) == jax.tree.map(jnp.shape, from_array)
+    assert loss_fn.init((B,))[1]["duals"].shape == (1, 3)
+    loss_fn.apply(*from_array, logits, labels)
+    with pytest.raises(ValueError, match="num_labels"):
+        mj.PrecisionRecallAUCLoss(num_anchors=3, num_labels=L + 1).init(logits)
+    with pytest.raises(ValueError, match="num_labels"):  # state of 3 labels, logits of 2
+        loss_fn.apply(*from_array, logits[:, :2], labels[:, :2])
+
+
+def test_first_hour_messages() -> None:
+    with pytest.raises(TypeError, match=r"RecallAtPrecisionLoss\(\) takes keyword arguments"):
+        mj.RecallAtPrecisionLoss(0.8)
+    with pytest.raises(ValueError, match="target_precision"):
+        mj.RecallAtPrecisionLoss(target_precision=1.5)
+    with pytest.raises(ValueError, match="precision_range"):
+        mj.PrecisionRecallAUCLoss(precision_range=(-0.1, 1.0))
+    logits, labels = _inputs()
+    loss_fn = mj.RecallAtPrecisionLoss(target_precision=1.0)  # (0, 1]: 1.0 is valid
+    with pytest.raises(ValueError, match="labels must have the shape of logits"):
+        loss_fn.apply(*loss_fn.init(logits), logits, labels[:, :2])
+    with warnings.catch_warnings():  # an all-zero head: no probabilities hint
+        warnings.simplefilter("error")
+        mj.SigmoidF1Loss()(jnp.zeros((B, L)), labels)

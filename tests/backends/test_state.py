@@ -88,3 +88,45 @@ def test_forward_eval_mode_returns_no_state_and_uses_stored_priors() -> None:
 def test_configure_errors_name_the_argument(kwargs, error, match) -> None:
     with pytest.raises(error, match=match):
         _state.SPECS["PrecisionAtRecallLoss"].configure(**kwargs)
+
+
+@pytest.mark.parametrize("name,kwargs,match", [
+    ("RecallAtPrecisionLoss", {"target_precision": 1.5}, r"target_precision must lie in \(0"),
+    ("RecallAtPrecisionLoss", {"target_precision": -0.1}, "target_precision"),
+    ("PrecisionAtRecallLoss", {"target_recall": (0.5, 0.0)}, "target_recall"),
+    ("PrecisionAtRecallLoss", {"target_recall": [0.5, 0.6], "num_labels": 3}, "3 entries"),
+    ("FalsePositiveRateAtTruePositiveRateLoss", {"target_rate": 1.5}, "target_rate"),
+    ("PrecisionRecallAUCLoss", {"precision_range": (-0.1, 1.0)}, "precision_range"),
+    ("PrecisionRecallAUCLoss", {"precision_range": (0.6, 0.4)}, "precision_range"),
+    ("RecallAtPrecisionLoss", {"target_precision": 0.8, "label_priors": -0.5}, "label_priors"),
+    ("ROCAUCLoss", {"surrogate": "logistic"}, "surrogate"),
+    ("ConfusionMetricLoss", {"metric": "f2"}, "metric"),
+    ("SigmoidF1Loss", {"average": "weighted"}, "average"),
+    ("SigmoidFocalLoss", {"gamma": -1.0}, "gamma"),
+    ("BinaryCrossEntropy", {"reduction": "avg"}, "reduction"),
+])
+def test_configure_checks_core_keywords_at_construction(name, kwargs, match) -> None:
+    """Checked before any data is seen (issue 21 item 5), in every adapter's constructor."""
+    with pytest.raises(ValueError, match=match):
+        _state.SPECS[name].configure(**kwargs)
+
+
+def test_configure_accepts_a_target_of_exactly_one_and_arrays() -> None:
+    spec = _state.SPECS["RecallAtPrecisionLoss"]
+    assert spec.configure(target_precision=1.0)["target_precision"] == 1.0
+    assert spec.configure(target_precision=[1.0, 0.5], num_labels=2)["target_precision"]
+    spec.configure(target_precision=np.array([0.5, 0.7]))  # arrays: checked on the first call
+
+
+def test_configure_refuses_positional_arguments_naming_the_class() -> None:
+    with pytest.raises(TypeError, match=r"PrecisionAtRecallLoss\(\) takes keyword arguments "
+                                        r"only, got 1 positional.*target_recall=\.\.\."):
+        _state.SPECS["PrecisionAtRecallLoss"].configure(0.9)
+
+
+def test_probability_hint() -> None:
+    probs = np.linspace(0.05, 0.95, 12).reshape(4, 3)
+    assert _state.looks_like_probabilities(probs)
+    assert not _state.looks_like_probabilities(np.zeros((4, 3)))  # a fresh all-zero head
+    assert not _state.looks_like_probabilities(np.ones((4, 3)))
+    assert not _state.looks_like_probabilities(probs - 0.5)

@@ -27,6 +27,7 @@ B, L = common.ADAPTER_BATCH, common.ADAPTER_LABELS
 
 CASES = common.ADAPTER_CASES
 CORE_ONLY = common.CORE_ONLY
+CONSTRAINED = [n for n in CASES if "num_labels" in CASES[n]]
 
 
 def _inputs(dtype: torch.dtype = torch.float64, seed: int = 0):
@@ -61,6 +62,8 @@ def _randomise(loss_fn: torch.nn.Module) -> None:
 @pytest.mark.parametrize("name", list(CASES))
 def test_value_and_gradient_equal_core(name: str) -> None:
     kwargs = CASES[name]
+    if name in CONSTRAINED:  # the duals as parameters: their gradient is checked too
+        kwargs = {**kwargs, "dual_update": "gradient_reversal"}
     loss_fn = getattr(mt, name)(**kwargs).double()
     _randomise(loss_fn)
     logits, labels = _inputs()
@@ -139,7 +142,8 @@ def test_one_sgd_step_moves_duals_by_eta_f_dL_dlambda(name: str, target: float) 
                   [0.5, -7.0]])
     eta, f = 0.5, 0.3
     key = "target_recall" if name == "PrecisionAtRecallLoss" else "target_precision"
-    loss_fn = getattr(mt, name)(**{key: target}, num_labels=2, dual_rate_factor=f).double()
+    loss_fn = getattr(mt, name)(**{key: target}, num_labels=2, dual_rate_factor=f,
+                                dual_update="gradient_reversal").double()
     opt = torch.optim.SGD(loss_fn.parameters(), lr=eta)
     before = loss_fn.duals.detach().clone()
     loss_fn(torch.tensor(z), torch.tensor(y)).backward()
@@ -155,7 +159,8 @@ def test_dual_rate_factor_cancels_under_adam() -> None:
     logits, labels = _inputs(torch.float32)
     duals = []
     for f in (0.1, 1.0):
-        loss_fn = mt.PrecisionAtRecallLoss(target_recall=0.9, num_labels=L, dual_rate_factor=f)
+        loss_fn = mt.PrecisionAtRecallLoss(target_recall=0.9, num_labels=L, dual_rate_factor=f,
+                                           dual_update="gradient_reversal")
         opt = torch.optim.Adam(loss_fn.parameters(), lr=0.01)
         for _ in range(5):
             opt.zero_grad()
@@ -193,7 +198,7 @@ def _train(loss_fn: torch.nn.Module, data: dict[str, np.ndarray],
 def test_precision_at_recall_beats_cross_entropy_on_fresh_data(record_property) -> None:
     data = common.example_data(seed=0)
     go_scores, _ = _train(mt.PrecisionAtRecallLoss(
-        target_recall=common.TARGET_RECALL, num_labels=1,
+        target_recall=common.TARGET_RECALL, num_labels=1, dual_update="gradient_reversal",
         dual_rate_factor=common.DUAL_RATE_FACTOR), data)
     ce_scores, _ = _train(torch.nn.BCEWithLogitsLoss(), data)
     go = common.precision_at_recall(go_scores, data["eval_labels"], common.TARGET_RECALL)
@@ -208,7 +213,7 @@ def test_precision_at_recall_beats_cross_entropy_on_fresh_data(record_property) 
 def test_recall_at_precision_meets_target_on_held_out_data() -> None:
     data = common.example_data(seed=0)
     loss_fn = mt.RecallAtPrecisionLoss(target_precision=0.9, num_labels=1,
-                                       dual_rate_factor=1.0)
+                                       dual_update="gradient_reversal", dual_rate_factor=1.0)
     scores, _ = _train(loss_fn, data)
     held_out = common.precision(scores, data["eval_labels"])
     recall = float(np.mean(scores[data["eval_labels"] == 1] > 0))
@@ -251,7 +256,12 @@ def test_double_and_device() -> None:
 
 
 def test_parameter_groups() -> None:
-    loss_fn = mt.PrecisionRecallAUCLoss(num_labels=L, num_anchors=3)
+    owned = mt.PrecisionRecallAUCLoss(num_labels=L, num_anchors=3)
+    assert list(owned.dual_parameters()) == []  # buffers: no optimizer sees them
+    assert [n for n, _ in owned.named_parameters()] == ["biases"]
+    assert "duals" in dict(owned.named_buffers())
+    loss_fn = mt.PrecisionRecallAUCLoss(num_labels=L, num_anchors=3,
+                                        dual_update="gradient_reversal")
     assert [p is loss_fn.duals for p in loss_fn.dual_parameters()] == [True]
     assert [p is loss_fn.biases for p in loss_fn.non_dual_parameters()] == [True]
     assert list(mt.SigmoidF1Loss().parameters()) == []
@@ -277,7 +287,7 @@ def test_state_dict_round_trip_continues_bit_identically() -> None:
     x = torch.randn(64, 4)
     y = torch.rand(64, L) < 0.3
     model = torch.nn.Linear(4, L)
-    loss_fn = mt.PrecisionRecallAUCLoss(num_labels=L, num_anchors=3, dual_rate_factor=2.0)
+    loss_fn = mt.PrecisionRecallAUCLoss(num_labels=L, num_anchors=3)
     opt = torch.optim.SGD([*model.parameters(), *loss_fn.parameters()], lr=0.1, momentum=0.9)
     for _ in range(3):
         _step(model, loss_fn, opt, x, y)
@@ -285,11 +295,11 @@ def test_state_dict_round_trip_continues_bit_identically() -> None:
     torch.save({"model": model.state_dict(), "loss": loss_fn.state_dict(),
                 "opt": opt.state_dict()}, buffer)
     assert set(loss_fn.state_dict()) == {"duals", "biases", "label_prior_counts",
-                                         "label_prior_weight_sum"}
+                                         "label_prior_weight_sum", "_extra_state"}
     buffer.seek(0)
-    saved = torch.load(buffer)
+    saved = torch.load(buffer)  # weights_only: the extra state is plain Python
     model2 = torch.nn.Linear(4, L)
-    loss_fn2 = mt.PrecisionRecallAUCLoss(num_labels=L, num_anchors=3, dual_rate_factor=2.0)
+    loss_fn2 = mt.PrecisionRecallAUCLoss(num_anchors=3)  # lazy: shapes from the state dict
     opt2 = torch.optim.SGD([*model2.parameters(), *loss_fn2.parameters()], lr=0.1,
                            momentum=0.9)
     model2.load_state_dict(saved["model"])
@@ -302,7 +312,8 @@ def test_state_dict_round_trip_continues_bit_identically() -> None:
     for t1, t2 in zip([*loss_fn.state_dict().values(), *model.state_dict().values()],
                       [*loss_fn2.state_dict().values(), *model2.state_dict().values()],
                       strict=True):
-        assert torch.equal(t1, t2)
+        if isinstance(t1, torch.Tensor):  # the extra state: num_labels L vs None (lazy)
+            assert torch.equal(t1, t2)
 
 
 @pytest.mark.compiled
@@ -311,10 +322,10 @@ def test_compiled_training_step_equals_eager() -> None:
     x = torch.randn(64, 4)
     y = torch.rand(64, L) < 0.3
     model = torch.nn.Linear(4, L)
-    loss_fn = mt.PrecisionAtRecallLoss(target_recall=0.9, num_labels=L, dual_rate_factor=2.0)
-    model_c, loss_c = copy.deepcopy(model), copy.deepcopy(loss_fn)
-    opt = torch.optim.SGD([*model.parameters(), *loss_fn.parameters()], lr=0.1)
-    opt_c = torch.optim.SGD([*model_c.parameters(), *loss_c.parameters()], lr=0.1)
+    loss_fn = mt.PrecisionAtRecallLoss(target_recall=0.9)  # loss-owned duals, lazy
+    model_c, loss_c = copy.deepcopy(model), mt.PrecisionAtRecallLoss(target_recall=0.9)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    opt_c = torch.optim.SGD(model_c.parameters(), lr=0.1)
 
     @torch.compile(fullgraph=True)
     def compiled_loss(x, y):
@@ -327,11 +338,20 @@ def test_compiled_training_step_equals_eager() -> None:
         loss.backward()
         opt_c.step()
         torch.testing.assert_close(loss.detach(), eager, rtol=1e-6, atol=1e-7)
+    assert not torch.equal(loss_c.duals, torch.ones(L)), "the duals moved under compile"
     for t1, t2 in zip([*loss_fn.state_dict().values(), *model.state_dict().values()],
                       [*loss_c.state_dict().values(), *model_c.state_dict().values()],
                       strict=True):
-        torch.testing.assert_close(t1, t2, rtol=1e-6, atol=1e-7)
+        if isinstance(t1, torch.Tensor):
+            torch.testing.assert_close(t1, t2, rtol=1e-6, atol=1e-7)
     torch.testing.assert_close(loss_c.aux["lambdas"], loss_fn.aux["lambdas"])
+    with torch.no_grad():  # the held-out step, compiled
+        before = copy.deepcopy(model_c.state_dict())
+        expected = loss_fn.update_duals(model(x), y).clone()
+        got = torch.compile(loss_c.update_duals, fullgraph=True)(model_c(x), y)
+    torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-7)
+    for key, value in model_c.state_dict().items():
+        assert torch.equal(value, before[key])
 
 
 # --------------------------------------------------------------------------------------------
@@ -369,8 +389,6 @@ def test_probabilities_passed_as_logits_warn(name: str) -> None:
 
 
 def test_constructor_errors_name_the_argument() -> None:
-    with pytest.raises(TypeError, match="num_labels"):
-        mt.PrecisionAtRecallLoss(target_recall=0.9)
     with pytest.raises(TypeError, match="target_recall"):
         mt.PrecisionAtRecallLoss(num_labels=1)
     with pytest.raises(TypeError, match="target_precision"):
@@ -404,10 +422,11 @@ def test_aux_is_the_cores_and_computed_only_when_read() -> None:
     loss_fn = mt.PrecisionRecallAUCLoss(num_labels=L, num_anchors=3).double()
     _randomise(loss_fn)
     weights = torch.linspace(0.5, 1.5, B, dtype=torch.float64)
+    lambdas = loss_fn.duals.clone()  # the call's λ (it steps the duals afterwards)
     loss_fn(logits, labels, weights=weights)
     assert loss_fn._aux is None  # nothing computed yet
     _, expected = metricloss.precision_recall_auc_loss(
-        logits, labels, num_anchors=3, lambdas=loss_fn.duals.detach().abs(),
+        logits, labels, num_anchors=3, lambdas=lambdas,
         biases=loss_fn.biases.detach(), label_priors=loss_fn.label_priors, weights=weights,
         return_aux=True)
     assert set(loss_fn.aux) == set(expected)
@@ -440,4 +459,233 @@ def test_half_precision_logits_give_a_float32_loss(dtype: torch.dtype) -> None:
     loss.backward()
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
     assert z.grad.dtype == dtype and bool(torch.isfinite(z.grad).all())
-    assert bool(torch.isfinite(loss_fn.duals.grad).all())
+    assert loss_fn.duals.dtype == torch.float32 and bool(torch.isfinite(loss_fn.duals).all())
+    assert bool(torch.isfinite(loss_fn.biases.grad).all())
+
+
+# --------------------------------------------------------------------------------------------
+# Loss-owned duals (issue 20): the dual step, held-out updates, no optimizer needed
+# --------------------------------------------------------------------------------------------
+
+
+def _dual_step_loss(**kwargs) -> torch.nn.Module:
+    loss_fn = mt.RecallAtPrecisionLoss(target_precision=common.DUAL_STEP_TARGET,
+                                       dual_rate=common.DUAL_STEP_RATE,
+                                       dual_max=common.DUAL_STEP_MAX, **kwargs).double()
+    return loss_fn
+
+
+def test_one_training_call_moves_duals_by_rate_times_hard_violation() -> None:
+    loss_fn = _dual_step_loss(num_labels=4)
+    with torch.no_grad():
+        loss_fn.duals.copy_(torch.tensor(common.DUAL_STEP_BEFORE))
+    z = torch.tensor(common.DUAL_STEP_LOGITS, requires_grad=True)
+    loss_fn(z, torch.tensor(common.DUAL_STEP_LABELS)).backward()
+    expected, raw = common.dual_step_expected()
+    np.testing.assert_allclose(loss_fn.duals.numpy(), expected, rtol=1e-12, atol=1e-15)
+    before = common.DUAL_STEP_BEFORE
+    assert raw[0] > before[0] and raw[1] < before[1]  # violated: up; met: down
+    assert raw[2] < 0.0 == loss_fn.duals[2] and raw[3] > common.DUAL_STEP_MAX
+    assert loss_fn.duals.grad is None and not loss_fn.duals.requires_grad
+    # eval mode: no step
+    loss_fn.eval()
+    loss_fn(z, torch.tensor(common.DUAL_STEP_LABELS))
+    np.testing.assert_allclose(loss_fn.duals.numpy(), expected, rtol=1e-12, atol=1e-15)
+
+
+def test_duals_move_with_an_optimizer_of_the_model_parameters_only() -> None:
+    """The first thing users write: the optimizer of model.parameters(). The duals still
+    move (proxy step), and the constraint holds on fresh data of the original example."""
+    data = common.example_data(seed=0)
+    x = torch.from_numpy(data["train_data"])
+    y = torch.from_numpy(data["train_labels"])
+    model = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight.fill_(-1.0)
+        model.bias.zero_()
+    loss_fn = mt.RecallAtPrecisionLoss(target_precision=0.9)  # defaults: proxy, lazy
+    opt = torch.optim.SGD(model.parameters(), lr=common.LEARNING_RATE)
+    trajectory = []
+    for _ in range(common.TRAIN_ITERATIONS):
+        opt.zero_grad()
+        loss_fn(model(x).squeeze(-1), y).backward()
+        opt.step()
+        trajectory.append(float(loss_fn.duals[0]))
+    assert len(set(trajectory)) > 10, "the duals move every step"
+    with torch.no_grad():
+        scores = model(torch.from_numpy(data["eval_data"])).squeeze(-1).numpy()
+    precision = common.precision(scores, data["eval_labels"])
+    recall = float(np.mean(scores[data["eval_labels"] == 1] > 0))
+    assert precision >= 0.9 - 0.03
+    assert recall > 0.5
+
+
+def test_update_duals_steps_from_held_out_data_and_touches_nothing_else() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, L).double()
+    loss_fn = mt.PrecisionAtRecallLoss(target_recall=0.8, dual_source="held_out").double()
+    x, y = torch.randn(32, 4, dtype=torch.float64), torch.rand(32, L) < 0.4
+    loss_fn(model(x), y).backward()
+    np.testing.assert_array_equal(loss_fn.duals.numpy(), np.ones(L))  # held_out: no step
+    model.zero_grad(set_to_none=True)
+    weights = copy.deepcopy(model.state_dict())
+    priors = loss_fn.label_priors.clone()
+    x_val, y_val = torch.randn(24, 4, dtype=torch.float64), torch.rand(24, L) < 0.4
+    logits = model(x_val)  # with grad: update_duals must not backpropagate
+    new = loss_fn.update_duals(logits, y_val)
+    g = common.hard_violation("precision_at_recall", logits.detach().numpy(), y_val.numpy(),
+                              0.8, priors.numpy())
+    np.testing.assert_allclose(new.numpy(), np.clip(1.0 + 0.5 * g, 0.0, 100.0), rtol=1e-12)
+    assert not np.allclose(new.numpy(), 1.0)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, weights[key])
+    assert all(p.grad is None for p in model.parameters())
+    assert torch.equal(loss_fn.label_priors, priors)
+    with pytest.raises(TypeError, match="gradient_reversal"):
+        mt.PrecisionAtRecallLoss(target_recall=0.8, dual_update="gradient_reversal",
+                                 num_labels=L).update_duals(logits, y_val)
+
+
+def test_gradient_reversal_keeps_the_original_recipe() -> None:
+    loss_fn = mt.RecallAtPrecisionLoss(target_precision=0.7, num_labels=L,
+                                       dual_update="gradient_reversal")
+    assert [n for n, _ in loss_fn.named_parameters()] == ["duals"]
+    logits, labels = _inputs(torch.float32)
+    loss_fn(logits, labels).backward()
+    assert torch.equal(loss_fn.duals.detach(), torch.ones(L))  # only the optimizer moves it
+    assert loss_fn.duals.grad is not None
+
+
+# --------------------------------------------------------------------------------------------
+# Lazy num_labels, configuration in the state dict, first-hour traps (issue 21)
+# --------------------------------------------------------------------------------------------
+
+
+def test_num_labels_from_the_first_batch() -> None:
+    logits, labels = _inputs(torch.float32)
+    lazy = mt.PrecisionRecallAUCLoss(num_anchors=3)
+    eager = mt.PrecisionRecallAUCLoss(num_anchors=3, num_labels=L)
+    assert lazy.has_uninitialized_params() and lazy.label_priors is None
+    # an optimizer built before the first call trains the lazily created biases
+    opt = torch.optim.SGD(lazy.parameters(), lr=0.5)
+    opt_eager = torch.optim.SGD(eager.parameters(), lr=0.5)
+    for fn, o in ((lazy, opt), (eager, opt_eager)):
+        o.zero_grad()
+        fn(logits, labels).backward()
+        o.step()
+    assert lazy.duals.shape == (L, 3) and lazy.biases.shape == (L, 3)
+    for key, value in eager.state_dict().items():
+        if isinstance(value, torch.Tensor):
+            assert torch.equal(lazy.state_dict()[key], value), key
+    assert not torch.equal(lazy.biases.detach(), torch.zeros(L, 3))
+    binary = mt.PrecisionAtRecallLoss(target_recall=0.9)
+    binary(logits[:, 0], labels[:, 0])
+    assert binary.duals.shape == (1,)
+    with pytest.raises(ValueError, match="num_labels"):
+        mt.PrecisionAtRecallLoss(target_recall=0.9)(logits.reshape(4, 4, 3),
+                                                    labels.reshape(4, 4, 3))
+
+
+def test_state_dict_refuses_another_configuration() -> None:
+    logits, labels = _inputs(torch.float32)
+    saved = mt.RecallAtPrecisionLoss(target_precision=0.8)
+    saved(logits, labels)
+    state = saved.state_dict()
+    assert state["_extra_state"]["config"]["target_precision"] == 0.8
+    other = mt.RecallAtPrecisionLoss(target_precision=0.9, num_labels=L)
+    before = other.duals.clone()
+    with pytest.raises(ValueError, match=r"target_precision: saved 0\.8, this loss 0\.9"):
+        other.load_state_dict(state)
+    assert torch.equal(other.duals, before), "refused before anything was copied"
+    same = mt.RecallAtPrecisionLoss(target_precision=0.8, num_labels=L)
+    same.load_state_dict(state)  # num_labels given here, inferred there: the same loss
+    assert torch.equal(same.duals, saved.duals)
+    state.pop("_extra_state")
+    other.load_state_dict(state, strict=False)  # the documented way to force it
+    assert torch.equal(other.duals, saved.duals)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"target_precision": 1.5}, "target_precision"),
+    ({"target_precision": -0.1}, "target_precision"),
+    ({"target_precision": 0.0}, "target_precision"),
+    ({"target_precision": [0.5, 1.2]}, "target_precision"),
+    ({"target_precision": 0.8, "surrogate": "logistic"}, "surrogate"),
+    ({"target_precision": 0.8, "label_priors": 2.0}, "label_priors"),
+], ids=["above-1", "negative", "zero", "sequence", "surrogate", "priors"])
+def test_constructor_checks_every_argument_at_construction(kwargs, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        mt.RecallAtPrecisionLoss(**kwargs)
+
+
+def test_constructor_checks_precision_range_and_accepts_a_target_of_one() -> None:
+    with pytest.raises(ValueError, match="precision_range"):
+        mt.PrecisionRecallAUCLoss(precision_range=(-0.1, 1.0))
+    with pytest.raises(ValueError, match="target_rate"):
+        mt.FalsePositiveRateAtTruePositiveRateLoss(target_rate=1.5)
+    logits, labels = _inputs(torch.float32)
+    loss = mt.PrecisionAtRecallLoss(target_recall=1.0)(logits, labels)  # (0, 1]: 1.0 is in
+    assert torch.isfinite(loss)
+
+
+def test_positional_arguments_name_the_class_and_keywords() -> None:
+    with pytest.raises(TypeError, match=r"RecallAtPrecisionLoss\(\) takes keyword arguments "
+                                        r"only.*RecallAtPrecisionLoss\(target_precision="):
+        mt.RecallAtPrecisionLoss(0.8)
+    with pytest.raises(TypeError, match=r"SigmoidF1Loss\(\) takes keyword arguments only"):
+        mt.SigmoidF1Loss(2.0)
+
+
+def test_label_shape_error_names_the_users_arguments() -> None:
+    logits, labels = _inputs(torch.float32)
+    loss_fn = mt.RecallAtPrecisionLoss(target_precision=0.8)
+    with pytest.raises(ValueError, match=r"target must have the shape of input") as err:
+        loss_fn(logits, labels[:, :2])
+    assert "counts" not in str(err.value)
+    with pytest.raises(ValueError, match=r"^labels must have shape \(B, 3\): one column"):
+        metricloss.update_label_priors(metricloss.label_priors_init(3, like=logits),
+                                       labels[:, :2])
+
+
+def test_no_probability_warning_on_an_all_zero_head() -> None:
+    model = torch.nn.Linear(4, L)
+    torch.nn.init.zeros_(model.weight)
+    torch.nn.init.zeros_(model.bias)
+    _, labels = _inputs(torch.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name in ("SigmoidF1Loss", "PrecisionAtRecallLoss"):
+            getattr(mt, name)(**CASES[name])(model(torch.randn(B, 4)), labels)
+
+
+def _train_calls(loss_fn, opt, model, calls: int) -> None:
+    logits_x = torch.randn(B, 4)
+    _, labels = _inputs(torch.float32)
+    for _ in range(calls):
+        opt.zero_grad()
+        loss_fn(model(logits_x), labels).backward()
+        opt.step()
+
+
+@pytest.mark.parametrize("kwargs,frozen", [
+    ({"num_anchors": 3}, "biases"),
+    ({"num_anchors": 3, "dual_update": "gradient_reversal"}, "duals, biases"),
+], ids=["pr_auc_biases", "gradient_reversal"])
+def test_warn_once_when_optimizer_trained_parameters_never_move(kwargs, frozen) -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, L)
+    loss_fn = mt.PrecisionRecallAUCLoss(**kwargs)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)  # the loss's parameters forgotten
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _train_calls(loss_fn, opt, model, mt.FROZEN_CHECK_CALLS + 5)
+    messages = [str(w.message) for w in caught if "have not changed" in str(w.message)]
+    assert len(messages) == 1, messages
+    assert f"parameter(s) {frozen} have not changed" in messages[0]
+    assert "loss_fn.parameters()" in messages[0]
+    # the fix: no warning
+    loss_fn = mt.PrecisionRecallAUCLoss(**kwargs)
+    opt = torch.optim.SGD([*model.parameters(), *loss_fn.parameters()], lr=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _train_calls(loss_fn, opt, model, mt.FROZEN_CHECK_CALLS + 1)

@@ -43,7 +43,8 @@ WEIGHTED = {"anyloss_weighted", "precision_at_recall", "roc_auc", "auc_m"}
 
 class Step(nn.Module):
     """The model and the loss in one module, so that DDP averages the loss's parameters'
-    (duals') gradients like the model's."""
+    (PR-AUC biases') gradients like the model's; the loss-owned duals are buffers, stepped
+    from the global batch's violation on every rank."""
 
     def __init__(self, name: str, sync: bool) -> None:
         super().__init__()
@@ -83,12 +84,22 @@ def single_process(name: str) -> dict:
         opt.zero_grad()
         step(x, y, w).backward()
         opt.step()
-    out["trained"] = {n: p.detach().clone() for n, p in step.state_dict().items()}
+    out["trained"] = _tensors(step.state_dict())
+    if name in HELD_OUT:
+        x, y, w = global_batch(STEPS)
+        with torch.no_grad():
+            out["held_out"] = step.loss_fn.update_duals(step.model(x), y, weights=w).clone()
     return out
+
+
+def _tensors(state: dict) -> dict[str, torch.Tensor]:
+    """The state dict's tensors (the constrained losses' extra state is their config)."""
+    return {n: p.detach().clone() for n, p in state.items() if isinstance(p, torch.Tensor)}
 
 
 NO_SYNC = ("sigmoid_f1_macro", "mcc_micro", "precision_at_recall")
 TRAIN = ("sigmoid_f1_macro", "precision_at_recall")
+HELD_OUT = ("precision_at_recall",)  # update_duals on each rank's shard of a held-out batch
 
 
 def _one(name: str, sync: bool, rank: int) -> dict:
@@ -107,7 +118,12 @@ def _one(name: str, sync: bool, rank: int) -> dict:
             opt.zero_grad()
             ddp(x[shard], y[shard], w[shard]).backward()
             opt.step()
-        out["trained"] = {n: p.detach().clone() for n, p in ddp.module.state_dict().items()}
+        out["trained"] = _tensors(ddp.module.state_dict())
+        if name in HELD_OUT:
+            x, y, w = global_batch(STEPS)
+            with torch.no_grad():
+                out["held_out"] = ddp.module.loss_fn.update_duals(
+                    ddp.module.model(x[shard]), y[shard], weights=w[shard]).clone()
     return out
 
 
@@ -153,12 +169,20 @@ def test_synced_loss_and_gradients_equal_the_global_batch(name, ranks):
         for key, g in ref["grads"].items():
             _close(out["grads"][key], g, 1e-6)
         if name in TRAIN:
-            for key, p in ref["trained"].items():
+            assert out["trained"].keys() == ref["trained"].keys()
+            for key, p in ref["trained"].items():  # the loss-owned duals included
                 _close(out["trained"][key], p, 1e-5)
+        if name in HELD_OUT:  # the global held-out batch's dual step, on every rank
+            _close(out["held_out"], ref["held_out"], 1e-5)
     if name == "bce":  # no sync needed: the mean of the ranks' values is the global mean
         _close((outs[0]["loss"] + outs[1]["loss"]) / 2, ref["loss"], 1e-6)
-    for key in outs[0]["buffers"]:  # running label priors: identical on every rank
+    for key in outs[0]["buffers"]:  # priors and loss-owned duals: identical on every rank
         _close(outs[0]["buffers"][key], outs[1]["buffers"][key], 0.0)
+    if name in TRAIN and "loss_fn.duals" in ref["trained"]:
+        assert not torch.equal(ref["trained"]["loss_fn.duals"], torch.ones(L))
+        _close(outs[0]["trained"]["loss_fn.duals"], outs[1]["trained"]["loss_fn.duals"], 0.0)
+    if name in HELD_OUT:
+        _close(outs[0]["held_out"], outs[1]["held_out"], 0.0)
 
 
 @pytest.mark.parametrize("name", NO_SYNC)
