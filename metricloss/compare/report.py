@@ -26,6 +26,7 @@ __all__ = ["JSON_KEYS", "markdown_table", "print_table", "progress_bar", "write_
 JSON_KEYS = ("framework", "versions", "data", "seed", "options", "metrics", "rules", "losses",
              "results", "total_seconds")
 _TABLE_METRICS = ("micro_f1", "macro_f1", "example_f1", "hamming_loss", "mean_ap",
+                  "macro_roc_auc",
                   "recall_at_precision", "precision_at_target")
 
 
