@@ -79,6 +79,10 @@ def tests(session: nox.Session, backend: str) -> None:
     default float32 mode, the one most users run; NumPy also runs the docstring examples)."""
     extras, extra, namespaces = BACKENDS[backend]
     _install(session, extras, extra)
+    if backend == "torch":
+        # LibAUC, the AUC-M oracle (tests/test_auc_m.py): without its dependencies, which
+        # would pull torchvision and another torch; the pinned torch in the same command.
+        session.install("--no-deps", "libauc==2.0.1", TORCH)
     env = {"METRICLOSS_BACKENDS": namespaces}
     _pytest(session, *XDIST, "-q", "-m", "not parity", env=env)
     if backend == "numpy":
