@@ -86,6 +86,9 @@ def tests(session: nox.Session, backend: str) -> None:
         # in the same command); SMP without its dependencies (timm and torchvision would
         # replace the pinned torch), only its losses subpackage is imported.
         session.install("--no-deps", "segmentation-models-pytorch>=0.5")
+        # LibAUC, the AUC-M oracle (tests/test_auc_m.py): without its dependencies, which
+        # would pull torchvision and another torch; the pinned torch in the same command.
+        session.install("--no-deps", "libauc==2.0.1", TORCH)
     env = {"METRICLOSS_BACKENDS": namespaces}
     _pytest(session, *XDIST, "-q", "-m", "not parity", env=env)
     if backend == "numpy":

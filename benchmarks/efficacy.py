@@ -35,10 +35,11 @@ from metricloss.compare.protocol import (  # noqa: E402
 from metricloss.datasets import MULAN_NAMES  # noqa: E402
 
 EFFICACY_LOSSES = ("bce", "focal", "asl", "sigmoid_f1", "any_loss", "zlpr",
-                   "recall_at_precision", "pr_auc", "bce+sigmoid_f1")
+                   "recall_at_precision", "pr_auc", "bce+sigmoid_f1", "roc_auc", "auc_m")
 BASELINES = ("bce", "asl")
 TABLE = (("macro_f1", "default"), ("macro_f1", "tuned"), ("micro_f1", "default"),
-         ("micro_f1", "tuned"), ("mean_ap", "default"), ("recall_at_precision", "default"),
+         ("micro_f1", "tuned"), ("mean_ap", "default"), ("macro_roc_auc", "default"),
+         ("recall_at_precision", "default"),
          ("recall_at_precision", "tuned"))
 
 

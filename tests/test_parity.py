@@ -262,6 +262,15 @@ CASES: dict[str, Case] = {
         lambda z, y, *, w, **_: ml.roc_auc_loss(z, y, weights=w, surrogate="hinge",
                                                 method="sort"),
         constrained),
+    # AUC-M: per-label a, b as numbers, α as an array (a label without positives).
+    "auc_m": Case(
+        lambda z, y, *, w, lam, **_: ml.auc_m_loss(z, y, a=0.8, b=0.2, alpha=lam, weights=w,
+                                                   margin=0.7, reduction="none"),
+        constrained),
+    "partial_roc_auc_hinge": Case(
+        lambda z, y, **_: ml.partial_roc_auc_loss(z, y, max_fpr=0.4, surrogate="hinge",
+                                                  reduction="none"),
+        constrained),
     # Baselines.
     **{f"baseline_{name}": Case(_baseline(*spec), baseline) for name, spec in BASELINES.items()},
 }

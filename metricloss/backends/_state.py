@@ -123,7 +123,7 @@ _ADAPTER_KEYWORDS = frozenset({"num_labels", "dual_rate_factor", "detach_focusin
 # Core keywords that an adapter supplies per call or from its variables, never from the
 # constructor.
 _RUNTIME = {"logits", "labels", "positive_indices", "weights", "mask", "lambdas", "biases",
-            "return_aux", "stop_gradient", "all_reduce"}
+            "return_aux", "stop_gradient", "all_reduce", "all_gather"}
 
 
 @dataclass(frozen=True)
@@ -680,3 +680,122 @@ def compute_aux(
         kwargs["stop_gradient"] = lambda x: x
     _, aux = spec.function(logits, labels, **core, **kwargs, return_aux=True)
     return dict(aux)
+
+
+# --------------------------------------------------------------------------------------------
+# AUC-M: primal a, b (running class means, or trainable) and a loss-owned dual α
+# --------------------------------------------------------------------------------------------
+
+AUC_M_A = "a"
+AUC_M_B = "b"
+AUC_M_ALPHA = "alpha"
+AUC_M_INIT = 0.0
+"""Initial ``a``, ``b`` and ``α`` (LibAUC's ``AUCMLoss`` starts all three at 0)."""
+AB_UPDATES = ("running", "trainable")
+"""How AUC-M's ``a``, ``b`` move: ``"running"`` (default; non-trainable state, an exponential
+average of the batches' class-conditional mean scores, :func:`metricloss.update_auc_m_means`)
+or ``"trainable"`` (parameters the model's optimizer descends on, as LibAUC's PESG does)."""
+DEFAULT_AB_MOMENTUM = 0.1
+DEFAULT_ALPHA_RATE = 0.1
+DEFAULT_ALPHA_MAX = 999.0
+"""PESG's clamp of ``α``."""
+
+
+@dataclass(frozen=True)
+class AUCMSpec(LossSpec):
+    """The spec of ``AUCMLoss``: ``a``, ``b``, ``α`` per label, passed to
+    :func:`metricloss.auc_m_loss` by the adapter (never constructor keywords), and their
+    loss-owned dynamics: in training mode, after each forward, ``α`` takes one projected
+    ascent step (:func:`metricloss.dual_step` on :func:`metricloss.auc_m_alpha_gradient`, rate
+    ``alpha_rate``, bound ``alpha_max``) and, with ``ab_update="running"``, ``a``, ``b``
+    move toward the batch's class means (momentum ``ab_momentum``). So AUC-M trains with the
+    model's usual optimizer (Adam, SGD), no PESG. See :func:`auc_m_forward`."""
+
+    def core_keywords(self) -> dict[str, inspect.Parameter]:
+        return {name: p for name, p in super().core_keywords().items()
+                if name not in (AUC_M_A, AUC_M_B, AUC_M_ALPHA)}
+
+    def adapter_keywords(self) -> dict[str, Any]:
+        return {"num_labels": None, "ab_update": "running", "ab_momentum": DEFAULT_AB_MOMENTUM,
+                "alpha_rate": DEFAULT_ALPHA_RATE, "alpha_max": DEFAULT_ALPHA_MAX}
+
+    def configure(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        config = super().configure(*args, **kwargs)
+        if config["num_labels"] is not None:
+            check_integer("num_labels", config["num_labels"], low=1)
+        check_choice("ab_update", config["ab_update"], AB_UPDATES)
+        check_number("ab_momentum", config["ab_momentum"], low=0.0, low_open=True, high=1.0)
+        check_number("alpha_rate", config["alpha_rate"], low=0.0)
+        check_number("alpha_max", config["alpha_max"], low=0.0, low_open=True)
+        check_number("margin", config["margin"], low=0.0, low_open=True)
+        return config
+
+    def variables(self, config: Mapping[str, Any], num_labels: int | None = None
+                  ) -> tuple[VariableSpec, ...]:
+        L = config["num_labels"] if num_labels is None else num_labels
+        if L is None:
+            raise ValueError(f"{self.name}: the number of labels is not known yet; pass "
+                             f"num_labels=")
+        trainable = config["ab_update"] == "trainable"
+        return (VariableSpec(AUC_M_A, (L,), AUC_M_INIT, trainable=trainable, is_dual=False),
+                VariableSpec(AUC_M_B, (L,), AUC_M_INIT, trainable=trainable, is_dual=False),
+                VariableSpec(AUC_M_ALPHA, (L,), AUC_M_INIT, trainable=False, is_dual=False))
+
+
+SPECS["AUCMLoss"] = AUCMSpec("AUCMLoss", "auc_m_loss")
+
+
+class AUCMForward(NamedTuple):
+    """What :func:`auc_m_forward` returns."""
+
+    loss: Array
+    updates: dict[str, Array]
+    """The new values of the non-trainable variables to store (``alpha``, and ``a``, ``b``
+    when running): training mode only, else ``{}``."""
+
+
+def auc_m_forward(
+    spec: LossSpec,
+    config: Mapping[str, Any],
+    variables: Mapping[str, Array],
+    logits: Array,
+    labels: Array,
+    *,
+    stop_gradient: Callable[[Array], Array],
+    training: bool = True,
+    all_reduce: Callable[[Array], Array] | None = None,
+    weights: Array | float | None = None,
+) -> AUCMForward:
+    """The pure forward of ``AUCMLoss``: the loss at the stored ``a``, ``b``, ``α`` (``α`` and
+    running ``a``, ``b`` through ``stop_gradient``; trainable ``a``, ``b`` get gradients),
+    then, in training mode, their new values from this batch (no gradient): ``α`` one step of
+    :func:`metricloss.dual_step` on :func:`metricloss.auc_m_alpha_gradient`, running ``a``,
+    ``b`` one step of :func:`metricloss.update_auc_m_means`. With ``all_reduce`` the loss and
+    every update are the global batch's."""
+    require_array("logits", logits)
+    require_array("labels", labels)
+    L = int(variables[AUC_M_ALPHA].shape[0])
+    found = _num_labels_of(logits)
+    if found is not None and found != L:
+        raise ValueError(f"{spec.name} has num_labels={L} but the logits have {found} "
+                         f"label(s) (shape {tuple(logits.shape)})")
+    running = config["ab_update"] == "running"
+    a, b = variables[AUC_M_A], variables[AUC_M_B]
+    if running:
+        a, b = stop_gradient(a), stop_gradient(b)
+    alpha = stop_gradient(abs(variables[AUC_M_ALPHA]))
+    core = {k: config[k] for k in spec.core_keywords()}
+    loss = metricloss.auc_m_loss(logits, labels, a=a, b=b, alpha=alpha, weights=weights,
+                                 all_reduce=all_reduce, **core)
+    updates: dict[str, Array] = {}
+    if training:
+        z, y = stop_gradient(logits), stop_gradient(labels)
+        w = stop_gradient(weights) if hasattr(weights, "shape") else weights
+        g = metricloss.auc_m_alpha_gradient(z, y, alpha=alpha, margin=config["margin"],
+                                            weights=w, all_reduce=all_reduce)
+        updates[AUC_M_ALPHA] = metricloss.dual_step(alpha, g, rate=config["alpha_rate"],
+                                                    max_value=config["alpha_max"])
+        if running:
+            updates[AUC_M_A], updates[AUC_M_B] = metricloss.update_auc_m_means(
+                a, b, z, y, momentum=config["ab_momentum"], weights=w, all_reduce=all_reduce)
+    return AUCMForward(loss, updates)

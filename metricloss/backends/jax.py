@@ -70,6 +70,7 @@ from metricloss.backends._state import (
     PRIOR_WEIGHT_SUM,
     SPECS,
     LossSpec,
+    auc_m_forward,
     forward,
     held_out_duals,
     looks_like_probabilities,
@@ -78,6 +79,7 @@ from metricloss.backends._state import (
 )
 
 __all__ = [
+    "AUCMLoss",
     "AnyLoss",
     "AsymmetricLoss",
     "BinaryCrossEntropy",
@@ -393,8 +395,27 @@ class PrecisionRecallAUCLoss(_MetricLoss):
 
 
 class ROCAUCLoss(_MetricLoss):
-    __doc__ = _doc(SPECS["ROCAUCLoss"])
+    __doc__ = _doc(SPECS["ROCAUCLoss"],
+                   " With ``axis_name``: the all-gathered form (``jax.lax.all_gather``), each "
+                   "shard's positives against every shard's negatives, the global batch's "
+                   "loss on every shard.")
     _spec = SPECS["ROCAUCLoss"]
+
+    def apply(self, params: Params, state: State, logits: jax.Array, labels: jax.Array, *,
+              weights: jax.Array | float | None = None, training: bool = True,
+              return_aux: bool = True, **call_arrays: Any
+              ) -> tuple[jax.Array, dict[str, jax.Array], State]:
+        if self.axis_name is None:
+            return super().apply(params, state, logits, labels, weights=weights,
+                                 training=training, return_aux=return_aux, **call_arrays)
+        if call_arrays:
+            raise TypeError(f"ROCAUCLoss takes no {', '.join(call_arrays)}=")
+        self._check_params(params, state)
+        axis_name = self.axis_name
+        out = self._spec.function(
+            logits, labels, weights=weights, **self.config, all_reduce=self._all_reduce(),
+            all_gather=lambda x: jax.lax.all_gather(x, axis_name, tiled=True))
+        return (out[0] if isinstance(out, tuple) else out), {}, state
 
 
 class BinaryCrossEntropy(_MetricLoss):
@@ -428,3 +449,39 @@ class LovaszHingeLoss(_MetricLoss):
 class LovaszSoftmaxLoss(_MetricLoss):
     __doc__ = _doc(SPECS["LovaszSoftmaxLoss"], " Takes no per-call ``weights``.")
     _spec = SPECS["LovaszSoftmaxLoss"]
+
+
+class AUCMLoss(_MetricLoss):
+    """``init``/``apply`` over :func:`metricloss.auc_m_loss` (AUC-M, LibAUC's ``AUCMLoss``)
+    that trains with any optax optimizer: no PESG.
+
+    ``init()`` gives ``state = {"a", "b", "alpha"}`` (``(L,)`` each, initial 0; ``num_labels``
+    required) and ``params = {}``; with ``ab_update="trainable"``, ``a`` and ``b`` are in
+    ``params`` instead (put them in the optimizer's pytree). ``apply(..., training=True)``
+    returns the new state: ``alpha`` after one projected ascent step
+    (:func:`metricloss.dual_step` on :func:`metricloss.auc_m_alpha_gradient`), running ``a``,
+    ``b`` moved toward the batch's class means (:func:`metricloss.update_auc_m_means`).
+    ``aux`` is ``{}``. ``axis_name=``: the global batch's loss and updates under
+    ``shard_map``.
+    """
+
+    _spec = SPECS["AUCMLoss"]
+
+    def apply(self, params: Params, state: State, logits: jax.Array, labels: jax.Array, *,
+              weights: jax.Array | float | None = None, training: bool = True,
+              return_aux: bool = True, **call_arrays: Any
+              ) -> tuple[jax.Array, dict[str, jax.Array], State]:
+        """``(loss, {}, new_state)``; pure (``training=False``: ``new_state is state``)."""
+        if call_arrays:
+            raise TypeError(f"AUCMLoss takes no {', '.join(call_arrays)}= (per-call keywords: "
+                            f"weights)")
+        self._check_params(params, state)
+        if not self._input_checked:
+            self._check_input(logits)
+        out = auc_m_forward(self._spec, self.config, {**params, **state}, logits, labels,
+                            stop_gradient=jax.lax.stop_gradient, training=training,
+                            all_reduce=self._all_reduce(), weights=weights)
+        new_state = state
+        if out.updates:
+            new_state = {**state, **out.updates}
+        return out.loss, {}, new_state

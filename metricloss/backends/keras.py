@@ -65,6 +65,7 @@ from metricloss._checks import check_bool, check_integer, check_number
 from metricloss.backends import _state
 
 __all__ = [
+    "AUCMLoss",
     "AnyLoss",
     "ConfusionMetricLoss",
     "FalsePositiveRateAtTruePositiveRateLoss",
@@ -430,18 +431,34 @@ class ROCAUCLoss(_StatelessLoss):
     def __init__(self, *, surrogate: str = "xent", method: str = "pairwise",
                  chunk_size: int | None = None, from_logits: bool = False,
                  reduction: Any = "sum_over_batch_size", name: str | None = None,
-                 dtype: Any = None) -> None:
+                 dtype: Any = None, sync: bool = False) -> None:
         super().__init__(from_logits=from_logits, reduction=reduction, name=name, dtype=dtype)
         self.surrogate, self.method, self.chunk_size = surrogate, method, chunk_size
+        self.sync = check_bool("sync", sync)
 
     def _options(self) -> dict[str, Any]:
         return {"surrogate": self.surrogate, "method": self.method,
                 "chunk_size": self.chunk_size}
 
     def _compute(self, labels: Any, logits: Any, weights: Any) -> Any:
-        out = _ml.roc_auc_loss(logits, labels, weights=weights,
-                               reduction=_REDUCTIONS[self.reduction], **self._options())
+        # sync=True under tf.distribute: the all-gathered form (every replica's pairs).
+        all_reduce = _replica_sum(self.sync)
+        reduction = _REDUCTIONS[self.reduction]
+        gather = None
+        if all_reduce is not None:
+            import tensorflow as tf
+
+            ctx = tf.distribute.get_replica_context()
+            gather = lambda x: ctx.all_gather(x, axis=0)  # noqa: E731
+        out = _ml.roc_auc_loss(logits, labels, weights=weights, reduction=reduction,
+                               all_gather=gather,
+                               all_reduce=None if reduction == "none" else all_reduce,
+                               **self._options())
         return _loss_only(out)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        return {**config, "sync": True} if self.sync else config
 
 
 class _BaselineLoss(_StatelessLoss):
@@ -1098,3 +1115,82 @@ TunedF1Score = _curve_metric(
     "TunedF1Score", "tuned_f1",
     "The F1 at each label's best threshold, tuned from the stream (the F1 the model reaches "
     "once binarized at thresholds tuned on this data).", "streaming.state_metric")
+
+
+# AUC-M (Layer + Loss: it owns a, b and a loss-owned α)
+# --------------------------------------------------------------------------------------------
+
+
+@_register
+class AUCMLoss(_ConstrainedLoss):
+    """AUC-M (LibAUC's ``AUCMLoss``), trained by the model's own optimizer: no PESG.
+
+    Keras form of :func:`metricloss.auc_m_loss`: ``loss(y_true, y_pred, sample_weight)``.
+    Owns ``a``, ``b``, ``alpha`` per label (``num_labels``, default 1; initial 0 as LibAUC):
+    ``alpha`` non-trainable, moved by the loss itself in training (one projected ascent step
+    per ``fit`` batch, :func:`metricloss.dual_step` on
+    :func:`metricloss.auc_m_alpha_gradient`); ``a``, ``b`` non-trainable running class-mean
+    scores (``ab_update="running"``, :func:`metricloss.update_auc_m_means`) or trainable
+    (``"trainable"``). Use it through :func:`attach` (``model = attach(model, loss)``), so
+    that ``fit`` updates the state and ``model.save`` keeps it. ``reduction``: Keras' names
+    over the labels' losses (``"none"``: per label). ``from_logits=False`` (default): ``y_pred``
+    holds probabilities (the scores), turned into logits as the other losses do.
+    ``sync=True`` under ``tf.distribute``: the global batch's loss and updates.
+    """
+
+    def __init__(self, *, num_labels: int = 1, ab_update: str = "running",
+                 ab_momentum: float = 0.1, alpha_rate: float = 0.1, alpha_max: float = 999.0,
+                 margin: float = 1.0, label_priors: Any = None, from_logits: bool = False,
+                 reduction: Any = "sum_over_batch_size", name: str | None = None,
+                 dtype: Any = None, sync: bool = False) -> None:
+        keras.layers.Layer.__init__(self, name=name, dtype=dtype or "float32", autocast=False)
+        self._spec = _state.SPECS["AUCMLoss"]
+        self.sync = check_bool("sync", sync)
+        self.reduction = _check_reduction(reduction)
+        self.from_logits = check_bool("from_logits", from_logits)
+        self.lambdas_init = 0.0
+        self._config = self._spec.configure(
+            num_labels=num_labels, ab_update=ab_update, ab_momentum=ab_momentum,
+            alpha_rate=alpha_rate, alpha_max=alpha_max, margin=margin,
+            label_priors=label_priors, reduction=_REDUCTIONS[self.reduction])
+        self._attached = False
+        self._training = True
+        for var in self._spec.variables(self._config):
+            setattr(self, var.name, self.add_weight(
+                name=var.name, shape=var.shape, trainable=var.trainable,
+                initializer=keras.initializers.Constant(var.initial_value)))
+        self.built = True
+
+    def call(self, y_true: Any, y_pred: Any, sample_weight: Any = None,
+             training: bool | None = None) -> Any:
+        if not self._attached:
+            raise RuntimeError(
+                "AUCMLoss owns a, b and alpha, which only a model that tracks the loss "
+                "updates. Attach it first: `model = metricloss.backends.keras.attach(model, "
+                "loss)`, then `model.compile(optimizer=...)`.")
+        dtype = self.variable_dtype
+        logits = _logits(y_pred, self.from_logits, dtype)
+        if self.from_logits:
+            _warn_if_probabilities(self, logits)
+        labels = _match_rank(_tensor(y_true), logits)
+        training = self._training if training is None else training
+        variables = {v.name: _read(getattr(self, v.name))
+                     for v in self._spec.variables(self._config)}
+        out = _state.auc_m_forward(self._spec, self._config, variables, logits, labels,
+                                   stop_gradient=ops.stop_gradient, training=training,
+                                   all_reduce=_replica_sum(self.sync),
+                                   weights=_weights(sample_weight, dtype))
+        for name, value in out.updates.items():
+            getattr(self, name).assign(value)
+        return _scale_for_distribution(out.loss, self.reduction)
+
+    def compute_output_spec(self, y_true: Any, y_pred: Any, sample_weight: Any = None,
+                            training: bool | None = None) -> Any:
+        shape = tuple(y_pred.shape[1:]) if self.reduction in ("none", None) else ()
+        return keras.KerasTensor(shape, dtype=self.variable_dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        config = {k: _config_value(v) for k, v in self._config.items() if k != "reduction"}
+        config.update(name=self.name, dtype=self.dtype_policy.name,
+                      from_logits=self.from_logits, reduction=self.reduction)
+        return {**config, "sync": True} if self.sync else config

@@ -64,6 +64,7 @@ from metricloss.backends._state import (
     PRIOR_WEIGHT_SUM,
     SPECS,
     LossSpec,
+    auc_m_forward,
     compute_aux,
     forward,
     held_out_duals,
@@ -73,6 +74,7 @@ from metricloss.backends._state import (
 )
 
 __all__ = [
+    "AUCMLoss",
     "AnyLoss",
     "AsymmetricLoss",
     "BinaryCrossEntropy",
@@ -121,6 +123,18 @@ def _differentiable_sum(group: Any) -> Any:
     from torch.distributed.nn.functional import all_reduce
 
     return lambda x: all_reduce(x, group=group)
+
+
+def _differentiable_gather(group: Any) -> Any:
+    """The autograd-aware all-gather along axis 0 over ``group`` (its backward sums each
+    slice's gradients across ranks and returns this rank's)."""
+    from torch.distributed import _functional_collectives as fc
+
+    if hasattr(fc, "all_gather_tensor_autograd"):
+        return lambda x: fc.wait_tensor(fc.all_gather_tensor_autograd(x, 0, group))
+    from torch.distributed.nn.functional import all_gather
+
+    return lambda x: torch.cat(all_gather(x, group=group), dim=0)
 
 
 _EXTRA_STATE = "_extra_state"
@@ -532,8 +546,26 @@ class PrecisionRecallAUCLoss(_ConstrainedLoss):
 
 
 class ROCAUCLoss(_MetricLoss):
-    __doc__ = _doc(SPECS["ROCAUCLoss"])
+    __doc__ = _doc(SPECS["ROCAUCLoss"],
+                   " ``sync=True`` (with more than one process): the all-gathered form, each "
+                   "rank's positives against every rank's negatives (autograd all-gather, "
+                   "equal shard sizes), the global batch's loss on every rank.")
     _spec = SPECS["ROCAUCLoss"]
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor,
+                weights: torch.Tensor | float | None = None, **call_arrays: Any
+                ) -> torch.Tensor:
+        all_reduce = self._all_reduce()
+        if all_reduce is None:
+            return super().forward(input, target, weights, **call_arrays)
+        if call_arrays:
+            raise TypeError(f"ROCAUCLoss takes no {', '.join(call_arrays)}=")
+        dist = torch.distributed
+        group = self.process_group if self.process_group is not None else dist.group.WORLD
+        out = self._spec.function(input, target, weights=weights, **dict(self._config_items),
+                                  all_gather=_differentiable_gather(group),
+                                  all_reduce=all_reduce)
+        return out[0] if isinstance(out, tuple) else out
 
 
 class BinaryCrossEntropy(_MetricLoss):
@@ -681,3 +713,46 @@ class CurveMetric(nn.Module):
 
 
 __all__.append("CurveMetric")
+
+
+class AUCMLoss(_MetricLoss):
+    """``nn.Module`` over :func:`metricloss.auc_m_loss` (AUC-M, LibAUC's ``AUCMLoss``) that
+    trains with the model's usual optimizer: no PESG.
+
+    Holds ``a``, ``b``, ``alpha`` per label (``num_labels``, required; initial 0 as LibAUC).
+    ``alpha`` is a buffer the loss moves itself: after each training-mode call one projected
+    ascent step (:func:`metricloss.dual_step` on :func:`metricloss.auc_m_alpha_gradient`,
+    rate ``alpha_rate``, bound ``alpha_max``). ``a``, ``b``: with ``ab_update="running"``
+    (default) buffers holding an exponential average (``ab_momentum``) of the class-mean
+    scores (:func:`metricloss.update_auc_m_means`); with ``"trainable"`` parameters for the
+    model's optimizer. ``.eval()`` freezes the state. ``sync=True``: the loss and every
+    update are the global batch's (see :class:`_MetricLoss`).
+
+    Example::
+
+        loss_fn = AUCMLoss(num_labels=5)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)   # + loss_fn.parameters() if
+        loss = loss_fn(model(x), y)                           # ab_update="trainable"
+        opt.zero_grad(); loss.backward(); opt.step()
+    """
+
+    _spec = SPECS["AUCMLoss"]
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor,
+                weights: torch.Tensor | float | None = None, **call_arrays: Any
+                ) -> torch.Tensor:
+        if call_arrays:
+            raise TypeError(f"AUCMLoss takes no {', '.join(call_arrays)}= (per-call keywords: "
+                            f"weights)")
+        if not self._input_checked and isinstance(input, torch.Tensor):
+            self._check_input(input)
+        variables = {v.name: getattr(self, v.name).view_as(getattr(self, v.name))
+                     for v in self._variables}
+        out = auc_m_forward(self._spec, dict(self._config_items), variables, input, target,
+                            stop_gradient=_detach, training=self.training,
+                            all_reduce=self._all_reduce(), weights=weights)
+        if out.updates:
+            with torch.no_grad():
+                for name, value in out.updates.items():
+                    getattr(self, name).copy_(value)
+        return out.loss

@@ -110,6 +110,11 @@ LOSSES: dict[str, LossChoice] = {c.name: c for c in (
                "recall_at_precision", constrained=True),
     LossChoice("pr_auc", "PR-AUC (Eban et al.)", (("PrecisionRecallAUCLoss", {}),),
                "mean_ap", constrained=True),
+    # The AUC family (not in the default list): pairwise ROC-AUC and AUC-M (its α owned by
+    # the loss, a, b running class means: trained by the same Adam as every other loss).
+    LossChoice("roc_auc", "ROC-AUC (pairwise, xent)", (("ROCAUCLoss", {}),), "macro_roc_auc"),
+    LossChoice("auc_m", "AUC-M (LibAUC's AUCMLoss, Adam)", (("AUCMLoss", {}),),
+               "macro_roc_auc"),
     # A combination users hand-roll: BCE plus a soft-F1 term (not in the default list).
     LossChoice("bce+sigmoid_f1", "BCE + sigmoidF1 (sum)",
                (("BinaryCrossEntropy", {}), ("SigmoidF1Loss", {})), "macro_f1"),
@@ -125,6 +130,8 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "example_f1": ("ex-F1", "F1 per example, averaged", "higher"),
     "hamming_loss": ("Hamming", "fraction of wrong label decisions", "lower"),
     "mean_ap": ("mAP", "average precision per label, averaged (threshold-free)", "higher"),
+    "macro_roc_auc": ("ROC-AUC", "ROC-AUC per label, averaged over the labels with both "
+                      "classes in test (threshold-free)", "higher"),
     "recall_at_precision": ("R@P", "micro recall at the rule's recall-at-precision thresholds",
                             "higher"),
     "precision_at_target": ("P", "micro precision at those thresholds", "higher"),
@@ -265,6 +272,7 @@ def evaluate(val_scores: Any, y_val: Any, test_scores: Any, y_test: Any, *,
         binarize,
         f1_score,
         hamming_loss,
+        roc_auc_score,
         tune_thresholds,
     )
 
@@ -289,6 +297,10 @@ def evaluate(val_scores: Any, y_val: Any, test_scores: Any, y_test: Any, *,
         thresholds = {k: np.where(untunable, np.nextafter(0.0, 1.0), t)
                       for k, t in thresholds.items()}
         mean_ap = float(average_precision_score(test_scores, y_test, average="macro"))
+        both = (y_test.sum(0) > 0) & (y_test.sum(0) < len(y_test))
+        macro_roc_auc = (float(np.mean(roc_auc_score(test_scores[:, both], y_test[:, both],
+                                                     average="none")))
+                         if both.any() else float("nan"))
         out: dict[str, dict[str, Any]] = {}
         for rule in RULES:
             if rule == "default":
@@ -306,6 +318,7 @@ def evaluate(val_scores: Any, y_val: Any, test_scores: Any, y_test: Any, *,
                                              zero_division=0)),
                 "hamming_loss": float(hamming_loss(preds, y_test)),
                 "mean_ap": mean_ap,
+                "macro_roc_auc": macro_roc_auc,
                 "recall_at_precision": tp / positives if positives else 0.0,
                 "precision_at_target": precision,
             }

@@ -35,6 +35,7 @@ __all__ = ["JSON_KEYS", "framework_label", "markdown_table", "print_table", "pro
 JSON_KEYS = ("framework", "versions", "data", "seed", "options", "metrics", "rules", "losses",
              "results", "total_seconds", "warnings")
 _TABLE_METRICS = ("micro_f1", "macro_f1", "example_f1", "hamming_loss", "mean_ap",
+                  "macro_roc_auc",
                   "recall_at_precision", "precision_at_target")
 
 

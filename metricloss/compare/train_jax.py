@@ -19,7 +19,7 @@ def build_losses(components: list[tuple[str, dict[str, Any]]], num_labels: int) 
     out = []
     for name, kwargs in components:
         cls = getattr(adapters, name)
-        if cls._spec.constrained:
+        if "num_labels" in cls._spec.adapter_keywords():  # constrained, AUC-M
             kwargs = {**kwargs, "num_labels": num_labels}
         out.append(cls(**kwargs))
     return out

@@ -19,8 +19,10 @@ def build_losses(components: list[tuple[str, dict[str, Any]]], num_labels: int
     out = []
     for name, kwargs in components:
         cls = getattr(adapters, name)
+        if "num_labels" in cls._spec.adapter_keywords():  # constrained, AUC-M
+            kwargs = {**kwargs, "num_labels": num_labels}
         if cls._spec.constrained:
-            kwargs = {**kwargs, "num_labels": num_labels, "dual_source": "held_out"}
+            kwargs = {**kwargs, "dual_source": "held_out"}
         out.append(cls(**kwargs))
     return out
 

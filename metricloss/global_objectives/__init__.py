@@ -23,6 +23,7 @@ function                                                  per-element loss
                                                           recall at precision ``α_k``, with a
                                                           bias per anchor
 ``roc_auc_loss()`` (:mod:`metricloss.roc_auc`)            pairwise, no dual
+``auc_m_loss(a, b, alpha)`` (:mod:`.auc_m`)                AUC-M (LibAUC's ``AUCMLoss``)
 ========================================================  ====================================
 
 with ``surr(y, z; c, d) = c·y·ℓ(z) + d·(1−y)·ℓ(−z)`` and ``π`` the label prior (fraction of
@@ -83,6 +84,11 @@ Reference:
 
 from metricloss._reduction import REDUCTIONS
 from metricloss.global_objectives._inputs import SURROGATES
+from metricloss.global_objectives.auc_m import (
+    auc_m_alpha_gradient,
+    auc_m_loss,
+    update_auc_m_means,
+)
 from metricloss.global_objectives.bounds import (
     false_positives_upper_bound,
     true_positives_lower_bound,
@@ -101,6 +107,7 @@ from metricloss.global_objectives.losses import (
     recall_at_precision_loss,
     true_positive_rate_at_false_positive_rate_loss,
 )
+from metricloss.global_objectives.partial_auc import partial_roc_auc_loss
 from metricloss.global_objectives.priors import (
     LabelPriorState,
     label_priors_init,
@@ -116,18 +123,22 @@ __all__ = [
     "SURROGATES",
     "VIOLATION_ESTIMATES",
     "LabelPriorState",
+    "auc_m_alpha_gradient",
+    "auc_m_loss",
     "constraint_violation",
     "dual_step",
     "dual_value",
     "false_positive_rate_at_true_positive_rate_loss",
     "false_positives_upper_bound",
     "label_priors_init",
+    "partial_roc_auc_loss",
     "precision_at_recall_loss",
     "precision_recall_auc_loss",
     "recall_at_precision_loss",
     "roc_auc_loss",
     "true_positive_rate_at_false_positive_rate_loss",
     "true_positives_lower_bound",
+    "update_auc_m_means",
     "update_label_priors",
     "weighted_surrogate",
 ]

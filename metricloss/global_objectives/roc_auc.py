@@ -9,6 +9,7 @@ half precision, ±inf logits, unknown batch sizes) are those of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from metricloss._checks import check_bool, check_choice, check_integer
@@ -23,9 +24,11 @@ from metricloss._namespace import (
     take_along_axis,
 )
 from metricloss._reduction import REDUCTIONS
+from metricloss._sync import AllReduce, check_all_reduce
 from metricloss.global_objectives._inputs import (
     SURROGATES,
     Number,
+    _Batch,
     _batch_count,
     _prepare,
     _reduce,
@@ -33,9 +36,47 @@ from metricloss.global_objectives._inputs import (
 )
 from metricloss.global_objectives.surrogates import _relu
 
-__all__ = ["ROC_METHODS", "roc_auc_loss"]
+__all__ = ["ROC_METHODS", "AllGather", "roc_auc_loss"]
 
 ROC_METHODS = ("pairwise", "sort")
+
+AllGather = Callable[[Array], Array]
+"""Concatenates an array's replicas along axis 0 (differentiable), e.g.
+``lambda x: jax.lax.all_gather(x, "batch", tiled=True)``."""
+
+
+def _check_all_gather(all_gather: Any) -> AllGather | None:
+    if all_gather is not None and not callable(all_gather):
+        raise TypeError("all_gather must be None or a function concatenating an array's "
+                        "replicas along axis 0 (e.g. lambda x: jax.lax.all_gather(x, 'batch', "
+                        f"tiled=True)), got {type(all_gather).__name__}")
+    return all_gather
+
+
+def _roc_gathered(b: _Batch, surrogate: str, reduction: str, chunk_size: int | None,
+                  all_gather: AllGather, all_reduce: AllReduce | None, hard: bool) -> Array:
+    """The all-gathered ROC-AUC: this replica's rows against every replica's (see
+    :func:`roc_auc_loss`); ``B`` is the global batch size."""
+    xp = b.xp
+    w = b.w
+    if w is not None:  # per-row weights, gathered with the rows
+        w = w + xp.zeros_like(b.z)
+    cols = (all_gather(b.z), all_gather(b.y), None if w is None else all_gather(w))
+    if reduction == "none":
+        per = _roc_pairwise(xp, b.z, b.y, w, surrogate, chunk_size, cols)
+        return _reduce(b, per, "none")
+    if hard:
+        total = _roc_pairwise_total(xp, b.z, b.y, w, surrogate, chunk_size, cols)
+    else:
+        total = xp.sum(_roc_pairwise(xp, b.z, b.y, w, surrogate, chunk_size, cols))
+    assert all_reduce is not None
+    total = all_reduce(total)
+    if reduction == "sum":
+        return total
+    size = _batch_count(xp, cols[0]) * b.num_labels
+    if type(size) is int:
+        return total / size if size > 0 else total
+    return total / xp.where(size > 0, size, 1.0)
 
 
 def _blocks(B: int | None, chunk_size: int | None) -> list[tuple[Any, Any]]:
@@ -64,15 +105,19 @@ def _rows(x: Array, start: Any, stop: Any) -> Array:
 
 
 def _roc_pairwise(xp: Namespace, z: Array, y: Array, w: Array | None, surrogate: str,
-                  chunk_size: int | None) -> Array:
+                  chunk_size: int | None, cols: tuple[Array, Array, Array | None] | None = None
+                  ) -> Array:
     """Per-element pairwise ROC loss ``(B, L)``, computed ``chunk_size`` rows at a time.
 
     Row block ``j ∈ [start, stop)`` forms ``(C, B, L)`` arrays; the blocks are concatenated,
     so each element's value is the unchunked one (the sum over ``i`` is not split).
+    ``cols``: the ``(z, y, w)`` the rows are paired with, and whose row count is the ``B`` of
+    ``1/(2B)`` (default: the rows themselves; all-gathered: every replica's batch).
     """
     B = _static_rows(z)
-    z0, y0 = xp.expand_dims(z, axis=0), xp.expand_dims(y, axis=0)  # (1, B, L)
-    w0 = None if w is None else xp.expand_dims(w, axis=0)
+    zc, yc, wc = (z, y, w) if cols is None else cols
+    z0, y0 = xp.expand_dims(zc, axis=0), xp.expand_dims(yc, axis=0)  # (1, B, L)
+    w0 = None if wc is None else xp.expand_dims(wc, axis=0)
     blocks = []
     for start, stop in _blocks(B, chunk_size):
         zj = xp.expand_dims(_rows(z, start, stop), axis=1)  # (C, 1, L)
@@ -99,11 +144,12 @@ def _roc_pairwise(xp: Namespace, z: Array, y: Array, w: Array | None, surrogate:
     if not blocks:  # an empty batch
         return xp.zeros(tuple(z.shape), dtype=z.dtype, device=device_of(z))
     per = blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=0)
-    return _over_batch(xp, z, 0.5 * per)
+    return _over_batch(xp, zc, 0.5 * per)
 
 
 def _roc_pairwise_total(xp: Namespace, z: Array, y: Array, w: Array | None, surrogate: str,
-                        chunk_size: int | None) -> Array:
+                        chunk_size: int | None,
+                        cols: tuple[Array, Array, Array | None] | None = None) -> Array:
     """The sum over the batch of :func:`_roc_pairwise`, for 0/1 labels: a scalar.
 
     ``(1/B)·Σ_j w_j y_j Σ_i w_i (1 − y_i)·ℓ(z_j − z_i)``: each positive–negative pair once,
@@ -112,9 +158,10 @@ def _roc_pairwise_total(xp: Namespace, z: Array, y: Array, w: Array | None, surr
     it equals the sum of the per-element losses; for soft labels it does not.
     """
     B = _static_rows(z)
+    zc, yc, wc = (z, y, w) if cols is None else cols
     pos = y if w is None else w * y  # (B, L): w_j y_j
-    neg = xp.expand_dims(1.0 - y if w is None else w * (1.0 - y), axis=0)  # (1, B, L)
-    z0 = xp.expand_dims(z, axis=0)  # (1, B, L)
+    neg = xp.expand_dims(1.0 - yc if wc is None else wc * (1.0 - yc), axis=0)  # (1, B, L)
+    z0 = xp.expand_dims(zc, axis=0)  # (1, B, L)
     total = None
     for start, stop in _blocks(B, chunk_size):
         zj = xp.expand_dims(_rows(z, start, stop), axis=1)  # (C, 1, L)
@@ -129,7 +176,7 @@ def _roc_pairwise_total(xp: Namespace, z: Array, y: Array, w: Array | None, surr
         total = part if total is None else total + part
     if total is None:  # an empty batch
         return xp.zeros((), dtype=z.dtype, device=device_of(z))
-    return _over_batch(xp, z, total)
+    return _over_batch(xp, zc, total)
 
 
 def _gather(xp: Namespace, x: Array, indices: Array) -> Array:
@@ -197,6 +244,8 @@ def roc_auc_loss(
     chunk_size: int | None = None,
     method: str = "pairwise",
     return_aux: bool = False,
+    all_gather: AllGather | None = None,
+    all_reduce: AllReduce | None = None,
 ) -> Any:
     """A pairwise surrogate of ``1 − ROC-AUC``: every positive–negative pair, ranked.
 
@@ -252,6 +301,19 @@ def roc_auc_loss(
         method: ``"pairwise"`` or ``"sort"``.
         return_aux: if True, return ``(loss, {})`` (there is no dual state), the shape of the
             constrained losses' ``return_aux=True`` result.
+        all_gather, all_reduce: data parallelism (``method="pairwise"``): ``all_gather``
+            concatenates an array's replicas along axis 0 (every replica's rows, in replica
+            order, the same on every replica; differentiable: its backward sums the
+            replicas' gradients for each slice, as ``jax.lax.all_gather(x, axis,
+            tiled=True)``, torch's autograd all-gather, ``ReplicaContext.all_gather``), and
+            ``all_reduce`` sums across replicas. Each replica pairs its own rows with every
+            replica's (its positives with every negative, for hard labels), so the pairs
+            of the global batch are each counted once over the replicas, and ``"mean"`` /
+            ``"sum"`` are the global batch's loss on every replica, its gradient flowing to
+            each replica's scores (through the gather's backward for the other side of a
+            pair). ``"none"`` gives this replica's elements of the global per-element loss
+            (``all_reduce`` not needed). Shards must have equal sizes (the gather's
+            requirement). Costs ``B_local × B_global`` pairs per replica.
 
     Returns:
         The loss, in the logits' library, device and dtype (float32 for half precision).
@@ -279,8 +341,23 @@ def roc_auc_loss(
         if chunk_size is not None:
             raise ValueError("chunk_size applies to method='pairwise' only; method='sort' needs "
                              "no chunking (O(B·L) memory)")
+    all_gather = _check_all_gather(all_gather)
+    all_reduce = check_all_reduce(all_reduce)
+    if all_gather is not None and method == "sort":
+        raise ValueError("all_gather applies to method='pairwise' only")
+    if all_reduce is not None and (all_gather is None or reduction == "none"):
+        raise TypeError("roc_auc_loss: all_reduce needs all_gather (the pairs span replicas: "
+                        "gather the batch, then sum the replicas' pair sums) and a "
+                        "reduction of 'mean' or 'sum'")
+    if all_gather is not None and reduction != "none" and all_reduce is None:
+        raise TypeError("roc_auc_loss: all_gather with reduction='mean' or 'sum' needs "
+                        "all_reduce (to sum the replicas' pair sums)")
     b = _prepare(logits, labels, weights)
     xp = b.xp
+    if all_gather is not None:
+        loss = _roc_gathered(b, surrogate, reduction, chunk_size, all_gather, all_reduce,
+                             xp.isdtype(labels.dtype, ("bool", "integral")))
+        return (loss, {}) if return_aux else loss
     if method == "sort":
         if not xp.isdtype(labels.dtype, ("bool", "integral")) and is_eager(b.y):
             soft = xp.logical_and(b.y != 0.0, b.y != 1.0)

@@ -811,3 +811,35 @@ def test_lovasz_softmax_fit_with_a_partial_last_batch() -> None:
     history = model.fit(x, masks, batch_size=3, epochs=3, verbose=0, shuffle=False)
     losses = history.history["loss"]
     assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+# AUC-M: a, b, α owned by the loss, one step of the pure dynamics per fit batch
+# --------------------------------------------------------------------------------------------
+
+
+def test_auc_m_fit_stores_one_step_of_the_pure_dynamics_and_evaluate_freezes_it(
+        tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(B, 4)).astype("float32")
+    labels = (rng.random((B, L)) < 0.3).astype("float32")
+    labels[0], labels[1] = 1.0, 0.0
+    loss = mk.AUCMLoss(num_labels=L, from_logits=True, alpha_rate=0.5, ab_momentum=0.5)
+    model = mk.attach(_linear_model(4, L), loss)
+    model.compile(optimizer=keras.optimizers.SGD(0.0))  # the logits stay as they are
+    assert not any(v is loss.alpha for v in model.trainable_variables)
+    logits = _np(model.predict(x, verbose=0)).astype(np.float64)
+    core = metricloss.auc_m_loss(logits, labels, a=0.0, b=0.0, alpha=0.0)
+    history = model.fit(x, labels, batch_size=B, epochs=1, verbose=0, shuffle=False)
+    np.testing.assert_allclose(history.history["loss"][0], core, rtol=1e-5)
+    g = metricloss.auc_m_alpha_gradient(logits, labels, alpha=np.zeros(L))
+    alpha = metricloss.dual_step(np.zeros(L), g, rate=0.5, max_value=999.0)
+    a, b = metricloss.update_auc_m_means(np.zeros(L), np.zeros(L), logits, labels,
+                                         momentum=0.5)
+    for variable, expected in ((loss.alpha, alpha), (loss.a, a), (loss.b, b)):
+        np.testing.assert_allclose(_np(variable), expected, rtol=1e-5, atol=1e-7)
+    model.evaluate(x, labels, batch_size=B, verbose=0)
+    np.testing.assert_allclose(_np(loss.alpha), alpha, rtol=1e-5, atol=1e-7)
+    model.save(tmp_path / "m.keras")
+    restored = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(_np(restored.metric_loss.alpha), alpha, rtol=1e-6)
+    assert restored.metric_loss.get_config() == loss.get_config()

@@ -28,6 +28,8 @@ CASES = {
     "mcc_micro": (ml.ConfusionMetricLoss, {"metric": "mcc", "average": "micro"}),
     "f1_samples_weighted": (ml.SigmoidF1Loss, {"average": "samples"}),
     "precision_at_recall": (ml.PrecisionAtRecallLoss, {"target_recall": 0.8, "num_labels": L}),
+    "roc_auc": (ml.ROCAUCLoss, {"chunk_size": 4}),
+    "auc_m": (ml.AUCMLoss, {"num_labels": L}),
 }
 mesh = Mesh(jax.devices()[:R], ("batch",))
 

@@ -23,6 +23,7 @@ import keras  # noqa: E402
 
 from metricloss.backends.keras import (  # noqa: E402
     MultilabelCategoricalCrossentropy,
+    ROCAUCLoss,
     SigmoidF1Loss,
 )
 
@@ -55,9 +56,12 @@ def gap(a, b):
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 f1 = train(lambda: SigmoidF1Loss(from_logits=True))
 zlpr = train(lambda: MultilabelCategoricalCrossentropy(from_logits=True))
+roc = train(lambda: ROCAUCLoss(from_logits=True))
 print(json.dumps({
     "f1_synced": gap(train(lambda: SigmoidF1Loss(from_logits=True, sync=True), strategy), f1),
     "f1_unsynced": gap(train(lambda: SigmoidF1Loss(from_logits=True), strategy), f1),
+    "roc_auc_synced": gap(train(lambda: ROCAUCLoss(from_logits=True, sync=True), strategy),
+                          roc),
     "zlpr": gap(train(lambda: MultilabelCategoricalCrossentropy(from_logits=True), strategy),
                 zlpr),
 }))

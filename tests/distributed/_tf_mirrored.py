@@ -37,8 +37,17 @@ def precision_at_recall(logits, y, w, lam, all_reduce):
                                                weights=w, all_reduce=all_reduce)
 
 
+def roc_auc(logits, y, w, lam, all_reduce):
+    gather = None
+    if all_reduce is not None:  # the all-gathered form: the replica context's gather
+        ctx = tf.distribute.get_replica_context()
+        gather = lambda t: ctx.all_gather(t, axis=0)  # noqa: E731
+    return metricloss.roc_auc_loss(logits, y, weights=w, chunk_size=5, all_gather=gather,
+                                   all_reduce=all_reduce)
+
+
 CASES = {"sigmoid_f1_macro": sigmoid_f1, "mcc_micro": mcc_micro,
-         "precision_at_recall": precision_at_recall}
+         "precision_at_recall": precision_at_recall, "roc_auc": roc_auc}
 
 
 def batch(i):

@@ -109,3 +109,57 @@ def test_all_reduce_must_be_callable():
     with pytest.raises(TypeError, match="all_reduce"):
         metricloss.precision_at_recall_loss(z, y, target_recall=0.5, lambdas=1.0,
                                             all_reduce="sum")
+
+
+def all_gather(x):
+    return jax.lax.all_gather(x, "r", tiled=True)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("labels", ["float", "int"])
+@pytest.mark.parametrize("surrogate", ["xent", "hinge"])
+def test_roc_auc_all_gather(surrogate, labels, reduction):
+    """Each shard's rows against every shard's (its positives against every negative for
+    integer labels): the concatenated batch's loss on every shard, and its gradient."""
+    z, y, w, _ = _data(1)
+    if labels == "int":
+        y = y.astype(jnp.int32)
+    _check(lambda z, y, w, ar: metricloss.roc_auc_loss(
+        z, y, weights=w, surrogate=surrogate, reduction=reduction, chunk_size=2,
+        all_gather=None if ar is None else all_gather, all_reduce=ar), z, y, w)
+
+
+def test_roc_auc_all_gather_per_element():
+    """``reduction="none"``: each shard's elements of the global per-element loss."""
+    z, y, w, _ = _data(2)
+    ref = metricloss.roc_auc_loss(z, y, weights=w, reduction="none")
+    split = [jnp.reshape(x, (R, -1, *x.shape[1:])) for x in (z, y, w)]
+    out = jax.vmap(lambda z, y, w: metricloss.roc_auc_loss(
+        z, y, weights=w, reduction="none", all_gather=all_gather), axis_name="r")(*split)
+    assert jnp.allclose(jnp.reshape(out, ref.shape), ref, rtol=1e-6, atol=1e-7)
+
+
+def test_roc_auc_all_gather_needs_both():
+    z, y, _, _ = _data()
+    with pytest.raises(TypeError, match="all_reduce needs all_gather"):
+        metricloss.roc_auc_loss(z, y, all_reduce=psum)
+    with pytest.raises(TypeError, match="needs all_reduce"):
+        metricloss.roc_auc_loss(z, y, all_gather=lambda x: x)
+    with pytest.raises(ValueError, match="pairwise"):
+        metricloss.roc_auc_loss(z, y, method="sort", surrogate="hinge", all_gather=lambda x: x,
+                                all_reduce=lambda x: x)
+    with pytest.raises(TypeError, match="all_gather"):
+        metricloss.roc_auc_loss(z, y, all_gather=3, all_reduce=psum)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_auc_m(reduction):
+    z, y, w, _ = _data(3)
+    a, b, alpha = jnp.array([0.7, 0.6, 0.8, 0.5]), jnp.array([0.2, 0.3, 0.1, 0.4]), 1.2
+
+    def loss(z, y, w, ar):
+        out = metricloss.auc_m_loss(z, y, a=a, b=b, alpha=alpha, weights=w,
+                                    reduction=reduction, all_reduce=ar)
+        return jnp.sum(out * jnp.arange(1.0, 1.0 + out.size)) if reduction == "none" else out
+
+    _check(loss, z, y, w)

@@ -28,7 +28,7 @@ def results() -> dict:
 
 
 @pytest.mark.parametrize("name", ["sigmoid_f1_macro", "mcc_micro", "f1_samples_weighted",
-                                  "precision_at_recall"])
+                                  "precision_at_recall", "roc_auc", "auc_m"])
 def test_shard_map_equals_the_global_batch(results, name):
     r = results[name]
     assert r["loss"] <= 1e-6

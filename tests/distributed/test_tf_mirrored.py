@@ -28,7 +28,8 @@ def results() -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("name", ["sigmoid_f1_macro", "mcc_micro", "precision_at_recall"])
+@pytest.mark.parametrize("name", ["sigmoid_f1_macro", "mcc_micro", "precision_at_recall",
+                                  "roc_auc"])
 def test_mirrored_strategy_equals_the_global_batch(results, name):
     r = results[name]
     assert r["loss"] <= 1e-6
@@ -52,5 +53,6 @@ def test_keras_fit_with_sync_matches_one_device(keras_results):
     """``model.fit`` under ``MirroredStrategy``: ``SigmoidF1Loss(sync=True)`` trains as one
     device on the global batches; without ``sync`` it does not; ZLPR needs no option."""
     assert keras_results["f1_synced"] <= 1e-5
+    assert keras_results["roc_auc_synced"] <= 1e-5  # the all-gathered pairs
     assert keras_results["zlpr"] <= 1e-5
     assert keras_results["f1_unsynced"] > 1e-3

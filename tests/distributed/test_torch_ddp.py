@@ -34,8 +34,11 @@ CASES = {
     "precision_at_recall": (ml.PrecisionAtRecallLoss, {"target_recall": 0.8, "num_labels": L}),
     "pr_auc": (ml.PrecisionRecallAUCLoss, {"num_labels": L, "num_anchors": 3}),
     "bce": (ml.BinaryCrossEntropy, {}),
+    # the all-gathered pairwise ROC-AUC, and AUC-M (its a, b, α updated by the global batch)
+    "roc_auc": (ml.ROCAUCLoss, {"chunk_size": 3}),
+    "auc_m": (ml.AUCMLoss, {"num_labels": L}),
 }
-WEIGHTED = {"anyloss_weighted", "precision_at_recall"}
+WEIGHTED = {"anyloss_weighted", "precision_at_recall", "roc_auc", "auc_m"}
 
 
 class Step(nn.Module):
