@@ -44,6 +44,7 @@ __all__ = [
     "library_of",
     "logit_bound",
     "namespace_of",
+    "put_along_axis",
     "resolve_namespace",
     "take_along_axis",
 ]
@@ -386,8 +387,12 @@ def logit_bound(xp: Namespace, dtype: Any) -> float:
 
 def finite_logits(xp: Namespace, z: Array) -> Array:
     """``z`` clipped to ``[−H, H]`` (:func:`logit_bound`): identical for every finite logit a
-    model produces, the limit for ±inf, with a zero (finite) gradient there. One pass."""
+    model produces, the limit for ±inf, with a zero (finite) gradient there. One pass forward;
+    in PyTorch one fused kernel backward (``hardtanh``; the gradient is then zero at ``±H``
+    exactly too)."""
     h = logit_bound(xp, z.dtype)
+    if _library_of_namespace(xp) == "torch":
+        return _layer("torch").clip_symmetric(z, h)
     return xp.clip(z, -h, h)
 
 
@@ -402,3 +407,28 @@ def take_along_axis(xp: Namespace, x: Array, indices: Array, axis: int) -> Array
 
 StopGradient = Callable[[Array], Array]
 """A framework's ``stop_gradient`` (``Tensor.detach``, ``jax.lax.stop_gradient``, ...)."""
+
+
+def put_along_axis(xp: Namespace, x: Array, indices: Array, values: Array) -> Array:
+    """A copy of the 2-D ``x`` with ``x[b, indices[b, p]] = values[b, p]`` for the ``(B, P)``
+    ``indices`` (non-negative, ``< x.shape[1]``) and ``values`` (of ``x``'s dtype); targets
+    repeated within a row must carry equal values. The gradient flows to ``x`` everywhere but
+    the targets, and to ``values``.
+
+    One native scatter (PyTorch ``Tensor.scatter``, JAX ``put_along_axis``, TensorFlow
+    ``tensor_scatter_nd_update``, NumPy ``put_along_axis`` on a copy); elsewhere (the standard
+    has no scatter) one ``where`` pass over ``x`` per column of ``indices``.
+    """
+    library = _library_of_namespace(xp)
+    if library in ("torch", "jax", "tensorflow"):
+        return _layer(library).put_along_axis(x, indices, values)
+    if library == "numpy":
+        import numpy as np
+
+        out = np.array(x, copy=True)
+        np.put_along_axis(out, np.asarray(indices), np.asarray(values), axis=1)
+        return out
+    columns = xp.arange(x.shape[1], dtype=indices.dtype, device=device_of(x))
+    for p in range(indices.shape[1]):
+        x = xp.where(columns == indices[:, p:p + 1], values[:, p:p + 1], x)
+    return x
