@@ -22,6 +22,8 @@ from metricloss.crossentropy import (
 )
 from metricloss.global_objectives import (
     LabelPriorState,
+    constraint_violation,
+    dual_step,
     dual_value,
     false_positive_rate_at_true_positive_rate_loss,
     false_positives_upper_bound,
@@ -65,6 +67,8 @@ __all__ = [
     "checks",
     "confusion_counts",
     "confusion_metric_loss",
+    "constraint_violation",
+    "dual_step",
     "dual_value",
     "f1_score",
     "false_positive_rate_at_true_positive_rate_loss",

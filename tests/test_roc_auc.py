@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import metricloss
 import metricloss.global_objectives as go
-from metricloss import roc_auc
+from metricloss.global_objectives import roc_auc
 from tests.support import assert_close, dtype_name, finite_difference_grad, get_backend
 from tests.test_global_objectives import (
     HYPOTHESIS,

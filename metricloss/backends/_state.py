@@ -11,25 +11,38 @@ an adapter
    (trainable ones as parameters, the others as non-trainable state), each filled with
    ``initial_value``,
 4. and on each call passes those variables to :func:`forward`, with its framework's
-   ``stop_gradient``, then stores the label-prior state that :func:`forward` returns (training
-   mode only).
+   ``stop_gradient``, then stores the label-prior state and the new dual values that
+   :func:`forward` returns (training mode only);
+5. offers ``update_duals`` (held-out data) through :func:`held_out_duals`.
 
-:func:`forward` is pure: ``dual_value → core loss → update_label_priors``; it reads the
+:func:`forward` is pure: ``λ → core loss → update_label_priors → dual_step``; it reads the
 variables, never writes them.
+
+**Dual dynamics** (``dual_update=``, see :data:`DUAL_UPDATES`). By default (``"proxy"``) the
+loss owns its duals: they are non-trainable state, and after each training-mode call the
+adapter stores ``dual_step(λ, constraint_violation(..., estimate="hard"), rate=dual_rate,
+max_value=dual_max)`` — projected ascent on the constraint's violation at the decision rule,
+whatever optimizer, learning rate, weight decay or param groups the model uses.
+``"surrogate"`` steps on the surrogate bounds' violation instead. ``dual_source="held_out"``
+takes steps only from ``update_duals(logits, labels)`` (a validation batch or pass).
+``"gradient_reversal"`` keeps the original library's recipe: trainable duals read through
+:func:`metricloss.dual_value`, moved by the model's optimizer.
 
 Variables (names are the attribute / pytree keys every adapter uses):
 
 ========================== ============ ========= =========================================
 name                       shape        initial   role
 ========================== ============ ========= =========================================
-``duals``                  ``(L,)``     1.0       trainable; ``λ = dual_value(duals, f, sg)``
-                           ``(L, K)``             (PR-AUC)
+``duals``                  ``(L,)``     1.0       ``λ``; non-trainable state moved by the
+                           ``(L, K)``             loss (PR-AUC: ``(L, K)``); trainable with
+                                                  ``dual_update="gradient_reversal"``
 ``biases``                 ``(L, K)``   0.0       trainable; PR-AUC only
 ``label_prior_counts``     ``(L,)``     1.0       non-trainable; ``LabelPriorState.counts``
 ``label_prior_weight_sum`` ``(L,)``     2.0       non-trainable; ``LabelPriorState.weight_sum``
 ========================== ============ ========= =========================================
 
-(``L = num_labels``, ``K = num_anchors``.) The prior state is not created when the loss is
+(``L = num_labels``, or the first batch's ``logits.shape[-1]`` when the loss is built without
+it; ``K = num_anchors``.) The prior state is not created when the loss is
 built with fixed ``label_priors=``. Losses without state (sigmoidF1, AnyLoss, ZLPR, ROC-AUC,
 the baselines) have no variables.
 
@@ -39,7 +52,7 @@ Example (NumPy stands in for a framework; ``stop_gradient`` is then the identity
     >>> spec = SPECS["PrecisionAtRecallLoss"]
     >>> config = spec.configure(target_recall=0.9, num_labels=1)
     >>> [(v.name, v.shape, v.initial_value, v.trainable) for v in spec.variables(config)]
-    [('duals', (1,), 1.0, True), ('label_prior_counts', (1,), 1.0, False), \
+    [('duals', (1,), 1.0, False), ('label_prior_counts', (1,), 1.0, False), \
 ('label_prior_weight_sum', (1,), 2.0, False)]
     >>> variables = {v.name: np.full(v.shape, v.initial_value) for v in spec.variables(config)}
     >>> out = forward(spec, config, variables, np.array([2.0, -1.0]), np.array([1, 0]),
@@ -51,12 +64,19 @@ Example (NumPy stands in for a framework; ``stop_gradient`` is then the identity
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import metricloss
-from metricloss._checks import check_bool, check_integer, check_number, require_array
+from metricloss._checks import (
+    check_bool,
+    check_choice,
+    check_integer,
+    check_number,
+    require_array,
+)
 from metricloss._namespace import Array, is_eager, namespace_of
 
 __all__ = [
@@ -85,7 +105,20 @@ PRIOR_WEIGHT_SUM_INIT = 2.0
 """``label_priors_init``'s ``weight_sum`` (positive + negative pseudocounts)."""
 
 DEFAULT_DUAL_RATE_FACTOR = 0.1
-_ADAPTER_KEYWORDS = frozenset({"num_labels", "dual_rate_factor", "detach_focusing_weights"})
+DUAL_UPDATES = ("proxy", "surrogate", "gradient_reversal")
+"""How the constrained losses move their duals: ``"proxy"`` (default) and ``"surrogate"`` are
+loss-owned projected ascent on the constraint's hard or surrogate violation
+(:func:`metricloss.constraint_violation`, :func:`metricloss.dual_step`), independent of the
+model's optimizer; ``"gradient_reversal"`` is the original library's recipe (the duals are
+trainable and the model's optimizer ascends on them through :func:`metricloss.dual_value`)."""
+DUAL_SOURCES = ("train", "held_out")
+"""Where the loss-owned dual steps come from: ``"train"`` (after every training-mode call, and
+from ``update_duals``) or ``"held_out"`` (from ``update_duals`` only)."""
+DEFAULT_DUAL_RATE = 0.5
+"""``η`` of :func:`metricloss.dual_step`: λ per unit of violation (a fraction of the class)."""
+DEFAULT_DUAL_MAX = 100.0
+_ADAPTER_KEYWORDS = frozenset({"num_labels", "dual_rate_factor", "detach_focusing_weights",
+                               "dual_update", "dual_rate", "dual_max", "dual_source"})
 
 # Core keywords that an adapter supplies per call or from its variables, never from the
 # constructor.
@@ -121,7 +154,11 @@ class ForwardResult(NamedTuple):
     label_priors: Any
     """The new :class:`~metricloss.LabelPriorState` to store (training mode, running priors),
     else ``None``."""
-    used: dict[str, Array]
+    duals: Any = None
+    """The new dual values to store (training mode, loss-owned duals with
+    ``dual_source="train"``: one :func:`metricloss.dual_step` on this batch's violation), else
+    ``None``."""
+    used: dict[str, Array] = {}  # noqa: RUF012 (a NamedTuple default, never mutated)
     """What the core received from the variables (``lambdas``, ``label_priors``, ``biases``),
     through ``stop_gradient``: with :func:`compute_aux` an adapter can build the aux dict
     later, only if it is asked for (``{}`` for losses without state)."""
@@ -177,7 +214,8 @@ class LossSpec:
             return {"detach_focusing_weights": True}
         if not self.constrained:
             return {}
-        return {"num_labels": inspect.Parameter.empty,
+        return {"num_labels": None, "dual_update": "proxy", "dual_rate": DEFAULT_DUAL_RATE,
+                "dual_max": DEFAULT_DUAL_MAX, "dual_source": "train",
                 "dual_rate_factor": DEFAULT_DUAL_RATE_FACTOR}
 
     def signature(self) -> inspect.Signature:
@@ -214,8 +252,14 @@ class LossSpec:
             else:
                 config[name] = default
         if self.constrained:
-            check_integer("num_labels", config["num_labels"], low=1)
+            if config["num_labels"] is not None:
+                check_integer("num_labels", config["num_labels"], low=1)
             check_number("dual_rate_factor", config["dual_rate_factor"], low=0.0)
+            check_choice("dual_update", config["dual_update"], DUAL_UPDATES)
+            check_choice("dual_source", config["dual_source"], DUAL_SOURCES)
+            check_number("dual_rate", config["dual_rate"], low=0.0)
+            check_number("dual_max", config["dual_max"], low=0.0, low_open=True,
+                         high=math.inf)
         if self.has_biases:
             check_integer("num_anchors", config["num_anchors"], low=1)
         if self.takes_stop_gradient:
@@ -226,13 +270,31 @@ class LossSpec:
         """Whether the loss keeps a running label-prior estimate (no fixed ``label_priors``)."""
         return self.constrained and config.get("label_priors") is None
 
-    def variables(self, config: Mapping[str, Any]) -> tuple[VariableSpec, ...]:
-        """The variables to create for this configuration, in a fixed order."""
+    def constraint(self) -> str:
+        """The constraint's name for :func:`metricloss.constraint_violation`."""
+        return self.function_name.removesuffix("_loss")
+
+    def owns_duals(self, config: Mapping[str, Any]) -> bool:
+        """Whether the loss moves its duals itself (``dual_update`` ``"proxy"`` or
+        ``"surrogate"``): they are then non-trainable state, never seen by an optimizer."""
+        return self.constrained and config["dual_update"] != "gradient_reversal"
+
+    def variables(self, config: Mapping[str, Any], num_labels: int | None = None
+                  ) -> tuple[VariableSpec, ...]:
+        """The variables to create for this configuration, in a fixed order.
+
+        ``num_labels``: the number of labels found in the first batch, for a loss built
+        without ``num_labels`` (the adapters create their variables lazily); ``ValueError``
+        if neither is known."""
         if not self.constrained:
             return ()
-        L = config["num_labels"]
+        L = config["num_labels"] if num_labels is None else num_labels
+        if L is None:
+            raise ValueError(f"{self.name}: the number of labels is not known yet; pass "
+                             f"num_labels= or call the loss once on a batch")
         per_dual = (L, config["num_anchors"]) if self.has_biases else (L,)
-        out = [VariableSpec(DUALS, per_dual, DUAL_INIT, trainable=True, is_dual=True)]
+        out = [VariableSpec(DUALS, per_dual, DUAL_INIT,
+                            trainable=not self.owns_duals(config), is_dual=True)]
         if self.has_biases:
             out.append(VariableSpec(BIASES, per_dual, BIAS_INIT, trainable=True,
                                     is_dual=False))
@@ -282,11 +344,23 @@ def _num_labels_of(logits: Array) -> int | None:
     return None
 
 
-def _check_num_labels(spec: LossSpec, config: Mapping[str, Any], logits: Array) -> None:
-    L = config["num_labels"]
+def num_labels_of(spec: LossSpec, logits: Array) -> int:
+    """The number of labels of a batch of logits (``(B, L)`` → ``L``, ``(B,)`` → 1), for a
+    loss that creates its variables from its first batch; ``ValueError`` naming the class
+    when the shape cannot tell (more than 2 axes, or an unknown label axis)."""
+    found = _num_labels_of(logits)
+    if type(found) is not int:
+        raise ValueError(f"{spec.name} cannot infer num_labels from logits of shape "
+                         f"{tuple(logits.shape)}: pass num_labels= (logits must be (B, L) or "
+                         f"(B,))")
+    return found
+
+
+def _check_num_labels(spec: LossSpec, duals: Array, logits: Array) -> None:
+    L = int(duals.shape[0])
     found = _num_labels_of(logits)
     if found is not None and found != L:
-        raise ValueError(f"{spec.name} was built with num_labels={L} but the logits have "
+        raise ValueError(f"{spec.name} has num_labels={L} but the logits have "
                          f"{found} label(s) (shape {tuple(logits.shape)}): num_labels must "
                          f"equal logits.shape[-1] (1 for binary logits of shape (B,))")
 
@@ -359,9 +433,14 @@ def forward(
     core = {k: v for k, v in config.items() if k not in _ADAPTER_KEYWORDS}
     new_priors = None
     if spec.constrained:
-        _check_num_labels(spec, config, logits)
-        core["lambdas"] = metricloss.dual_value(variables[DUALS], config["dual_rate_factor"],
-                                                stop_gradient)
+        _check_num_labels(spec, variables[DUALS], logits)
+        if spec.owns_duals(config):
+            # a new array (abs), never the stored variable itself: an adapter overwrites
+            # that in place after the forward, while autograd may still hold λ
+            core["lambdas"] = stop_gradient(abs(variables[DUALS]))
+        else:
+            core["lambdas"] = metricloss.dual_value(variables[DUALS],
+                                                    config["dual_rate_factor"], stop_gradient)
         if spec.has_biases:
             core["biases"] = variables[BIASES]
         if spec.running_priors(config):
@@ -386,9 +465,74 @@ def forward(
         loss, aux = out if return_aux else (out, {})
     else:
         loss, aux = fn(logits, labels, **core, **kwargs), {}
-    used: dict[str, Any] = {k: stop_gradient(core[k]) for k in ("lambdas", "biases", "label_priors")
-            if k in core and hasattr(core[k], "shape")}
-    return ForwardResult(loss, dict(aux), new_priors, used)
+    used: dict[str, Any] = {k: stop_gradient(core[k])
+                            for k in ("lambdas", "biases", "label_priors")
+                            if k in core and hasattr(core[k], "shape")}
+    new_duals = None
+    if training and spec.owns_duals(config) and config["dual_source"] == "train":
+        new_duals = _dual_step(spec, config, used["lambdas"], stop_gradient(logits),
+                               stop_gradient(labels), core, kwargs.get("weights"),
+                               stop_gradient, all_reduce)
+    return ForwardResult(loss, dict(aux), new_priors, new_duals, used)
+
+
+def _dual_step(spec: LossSpec, config: Mapping[str, Any], lambdas: Array, logits: Array,
+               labels: Array, core: Mapping[str, Any], weights: Any,
+               stop_gradient: Callable[[Array], Array],
+               all_reduce: Callable[[Array], Array] | None) -> Array:
+    """``dual_step(λ, constraint_violation(...))`` with the loss's configuration (no gradient:
+    every input goes through ``stop_gradient``)."""
+    target = {k: core[k] for k in ("target_precision", "target_recall", "target_rate",
+                                   "precision_range", "num_anchors", "surrogate")
+              if k in core}
+    biases = core.get("biases")
+    if hasattr(weights, "shape"):
+        weights = stop_gradient(weights)
+    violation = metricloss.constraint_violation(
+        logits, labels, constraint=spec.constraint(),
+        estimate="hard" if config["dual_update"] == "proxy" else "surrogate",
+        biases=None if biases is None else stop_gradient(biases),
+        label_priors=core.get("label_priors"), weights=weights, all_reduce=all_reduce,
+        **target)
+    return metricloss.dual_step(lambdas, violation, rate=config["dual_rate"],
+                                max_value=config["dual_max"])
+
+
+def held_out_duals(
+    spec: LossSpec,
+    config: Mapping[str, Any],
+    variables: Mapping[str, Array],
+    logits: Array,
+    labels: Array,
+    *,
+    stop_gradient: Callable[[Array], Array],
+    weights: Array | None = None,
+    all_reduce: Callable[[Array], Array] | None = None,
+) -> Array:
+    """The new dual values after one step on held-out data (``update_duals``): the
+    constraint's violation on ``(logits, labels)`` with the stored label priors, no model
+    gradient and no change to the priors. Pure: the adapter stores the result.
+
+    ``TypeError`` for a loss without loss-owned duals (``dual_update="gradient_reversal"``:
+    the model's optimizer moves them)."""
+    if not spec.constrained:
+        raise TypeError(f"{spec.name} has no dual variables")
+    if not spec.owns_duals(config):
+        raise TypeError(f"{spec.name}(dual_update='gradient_reversal'): the model's optimizer "
+                        f"moves the duals; update_duals needs dual_update='proxy' or "
+                        f"'surrogate'")
+    require_array("logits", logits)
+    require_array("labels", labels)
+    _check_num_labels(spec, variables[DUALS], logits)
+    core = {k: v for k, v in config.items() if k not in _ADAPTER_KEYWORDS}
+    if spec.running_priors(config):
+        core["label_priors"] = stop_gradient(variables[PRIOR_COUNTS]
+                                             / variables[PRIOR_WEIGHT_SUM])
+    if spec.has_biases:
+        core["biases"] = variables[BIASES]
+    lambdas = stop_gradient(abs(variables[DUALS]))
+    return _dual_step(spec, config, lambdas, stop_gradient(logits), stop_gradient(labels), core,
+                      weights, stop_gradient, all_reduce)
 
 
 def compute_aux(

@@ -115,7 +115,8 @@ class _MetricLoss(nn.Module):
                      inspect.Parameter("sync", inspect.Parameter.KEYWORD_ONLY, default=False),
                      inspect.Parameter("process_group", inspect.Parameter.KEYWORD_ONLY,
                                        default=None)]
-            cls.__signature__ = sig.replace(parameters=[*sig.parameters.values(), *extra])
+            cls.__signature__ = sig.replace(  # type: ignore[attr-defined]
+                parameters=[*sig.parameters.values(), *extra])
 
     def __init__(self, *, device: Any = None, dtype: torch.dtype | None = None,
                  sync: bool = False, process_group: Any = None, **kwargs: Any) -> None:

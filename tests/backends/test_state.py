@@ -45,11 +45,19 @@ def test_variables_per_configuration() -> None:
     spec = _state.SPECS["PrecisionRecallAUCLoss"]
     config = spec.configure(num_labels=3, num_anchors=5)
     assert [(v.name, v.shape, v.trainable, v.is_dual) for v in spec.variables(config)] == [
-        ("duals", (3, 5), True, True), ("biases", (3, 5), True, False),
+        ("duals", (3, 5), False, True), ("biases", (3, 5), True, False),
         ("label_prior_counts", (3,), False, False),
         ("label_prior_weight_sum", (3,), False, False)]
     fixed = spec.configure(num_labels=3, label_priors=0.2)
     assert [v.name for v in spec.variables(fixed)] == ["duals", "biases"]
+    # the original recipe: the model's optimizer trains the duals
+    reversal = spec.configure(num_labels=3, dual_update="gradient_reversal")
+    assert spec.variables(reversal)[0].trainable
+    # num_labels from the first batch when the constructor did not give it
+    lazy = spec.configure()
+    assert spec.variables(lazy, num_labels=4)[0].shape == (4, 20)
+    with pytest.raises(ValueError, match="num_labels"):
+        spec.variables(lazy)
     assert _state.SPECS["SigmoidF1Loss"].variables(_state.SPECS["SigmoidF1Loss"].configure()) \
         == ()
 
@@ -66,13 +74,17 @@ def test_forward_eval_mode_returns_no_state_and_uses_stored_priors() -> None:
 
 
 @pytest.mark.parametrize("kwargs,error,match", [
-    ({"target_recall": 0.9}, TypeError, "num_labels"),
+    ({"target_recall": 0.9, "dual_update": "sgd"}, ValueError, "dual_update"),
+    ({"target_recall": 0.9, "dual_source": "test"}, ValueError, "dual_source"),
+    ({"target_recall": 0.9, "dual_rate": -1.0}, ValueError, "dual_rate"),
+    ({"target_recall": 0.9, "dual_max": 0.0}, ValueError, "dual_max"),
     ({"num_labels": 1}, TypeError, "target_recall"),
     ({"num_labels": 1, "target_recall": 0.9, "lambdas": 1.0}, TypeError, "lambdas"),
     ({"num_labels": 1.5, "target_recall": 0.9}, TypeError, "num_labels"),
     ({"num_labels": 1, "target_recall": 0.9, "dual_rate_factor": -1}, ValueError,
      "dual_rate_factor"),
-], ids=["no-num_labels", "no-target", "runtime-keyword", "float-num_labels", "negative-f"])
+], ids=["bad-dual_update", "bad-dual_source", "negative-dual_rate", "zero-dual_max",
+        "no-target", "runtime-keyword", "float-num_labels", "negative-f"])
 def test_configure_errors_name_the_argument(kwargs, error, match) -> None:
     with pytest.raises(error, match=match):
         _state.SPECS["PrecisionAtRecallLoss"].configure(**kwargs)
