@@ -32,6 +32,7 @@ __all__ = [
     "Namespace",
     "arguments_look_swapped",
     "assert_all",
+    "clip_symmetric",
     "compute_dtype",
     "cumulative_sum",
     "device_of",
@@ -390,10 +391,15 @@ def finite_logits(xp: Namespace, z: Array) -> Array:
     model produces, the limit for ±inf, with a zero (finite) gradient there. One pass forward;
     in PyTorch one fused kernel backward (``hardtanh``; the gradient is then zero at ``±H``
     exactly too)."""
-    h = logit_bound(xp, z.dtype)
+    return clip_symmetric(xp, z, logit_bound(xp, z.dtype))
+
+
+def clip_symmetric(xp: Namespace, x: Array, bound: float) -> Array:
+    """``x`` clipped to ``[−bound, bound]``, one pass; in PyTorch by ``hardtanh``, whose
+    backward is one fused kernel (``clamp``'s is four passes) and zero at ``±bound`` exactly."""
     if _library_of_namespace(xp) == "torch":
-        return _layer("torch").clip_symmetric(z, h)
-    return xp.clip(z, -h, h)
+        return _layer("torch").clip_symmetric(x, bound)
+    return xp.clip(x, -bound, bound)
 
 
 def take_along_axis(xp: Namespace, x: Array, indices: Array, axis: int) -> Array:
