@@ -137,25 +137,28 @@ def namespace_of(**arrays: Array) -> Namespace:
         TypeError: if two arrays belong to different libraries, or one is not an array; the
             message names the arguments.
     """
-    present = {
-        name: a
-        for name, a in arrays.items()
-        if a is not None and not isinstance(a, _PYTHON_SCALARS)
-    }
-    if not present:
-        raise TypeError(f"expected at least one array among {', '.join(arrays)}, got none")
-    libraries = {}
-    for name, a in present.items():
+    # One loop, no intermediate dicts or sets: this runs at every call of every loss.
+    library = None
+    for name, a in arrays.items():
+        if a is None or isinstance(a, _PYTHON_SCALARS):
+            continue
         if not (hasattr(a, "shape") and hasattr(a, "dtype")):
             raise TypeError(f"{name} must be an array, got {type(a).__name__}")
-        libraries[name] = library_of(a)
-    distinct = set(libraries.values())
-    if len(distinct) > 1:
-        described = ", ".join(f"{name} is a {lib} array" for name, lib in libraries.items())
-        raise TypeError(f"arrays from different libraries cannot be mixed: {described}")
-    ns = _namespace_of_library(distinct.pop())
+        found = library_of(a)
+        if library is None:
+            library = found
+        elif found != library:
+            described = ", ".join(
+                f"{k} is a {library_of(v)} array" for k, v in arrays.items()
+                if v is not None and not isinstance(v, _PYTHON_SCALARS))
+            raise TypeError(f"arrays from different libraries cannot be mixed: {described}")
+    if library is None:
+        raise TypeError(f"expected at least one array among {', '.join(arrays)}, got none")
+    ns = _namespace_of_library(library)
     if ns is not None:
         return ns
+    present = {name: a for name, a in arrays.items()
+               if a is not None and not isinstance(a, _PYTHON_SCALARS)}
     try:
         return array_api_compat.array_namespace(*present.values())
     except TypeError as err:

@@ -45,6 +45,7 @@ from metricloss._namespace import (
     Array,
     Namespace,
     compute_dtype,
+    device_of,
     finite_logits,
     index_dtype,
     is_eager,
@@ -234,15 +235,23 @@ def _check_indices(
         return
     check_eager_indices(xp, "positive_indices", idx, num_labels, ignore=pad_index,
                         ignore_name="pad_index")
-    if idx.shape[1] < 2:
+    width = idx.shape[1]
+    if width < 2:
         return
-    ordered = xp.sort(idx, axis=1)
-    # After the check above every entry is a label or padding: equal neighbours that are not
-    # padding are a repeated label.
-    repeated = xp.logical_and(ordered[:, 1:] == ordered[:, :-1], ordered[:, 1:] != pad_index)
+    # After the check above every entry is a label or padding: a repeated label is an entry
+    # equal to another one of its row that is not padding.
+    if width <= 16:  # few positives: all pairs (B, P, P), cheaper than a sort per call
+        positions = xp.arange(width, device=device_of(idx))
+        later = positions[None, :, None] > positions[None, None, :]  # each pair once
+        same = xp.logical_and(idx[:, :, None] == idx[:, None, :], later)
+        repeated = xp.logical_and(xp.any(same, axis=2), idx != pad_index)  # (B, P)
+        entries = idx
+    else:
+        ordered = xp.sort(idx, axis=1)
+        entries = ordered[:, 1:]
+        repeated = xp.logical_and(entries == ordered[:, :-1], entries != pad_index)
     if bool(xp.any(repeated)):
-        later = ordered[:, 1:]
-        example = int(xp.max(xp.where(repeated, later, xp.min(later))))
+        example = int(xp.max(xp.where(repeated, entries, xp.min(entries))))
         raise ValueError(
             f"positive_indices must not repeat a label within a row; label {example} is repeated"
         )
