@@ -159,7 +159,7 @@ class Worker:
             "metricloss": ratio_stats(times["metricloss"], times["floor"]).median,
             "native": ratio_stats(times["native"], times["floor"]).median,
         }
-        memory: dict[str, int | None] = {}
+        memory: dict[str, int | None] = dict.fromkeys(("metricloss", "native", "floor"))
         for key in () if self.quick else ("metricloss", "native", "floor"):
             # Quick mode measures no memory: XLA's memory analysis compiles each step again.
             a = floor_args if key == "floor" else args
