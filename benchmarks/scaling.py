@@ -277,12 +277,13 @@ def markdown(results: dict[str, Any]) -> str:
 NOTES = """\
 Where cost is linear and where it is not: sigmoidF1, ZLPR (dense and sparse) and the constrained
 losses (recall at precision) read each logit a fixed number of times, so their cost is linear in
-B·L once past the fixed per-call cost (slope ≈ 1 in both sweeps). PR-AUC is linear in B·L·K (K
-anchors; K fixed here). ROC-AUC pairwise forms the B² pairs of each label (slope ≈ 2 in B, 1 in
-L; metricloss evaluates them in chunks of rows, so memory grows as chunk·B·L, not B²·L), while
-`method="sort"` (hinge) ranks the scores: B·log B per label. metricloss never switches method by
-itself: ROC-AUC is pairwise unless `method="sort"` is passed (hinge only), and sparse ZLPR is one
-scatter plus one `logsumexp` at every size."""
+B·L once past the fixed per-call cost (expected slope 1 in both sweeps; above 1 where the working
+set leaves the caches: B·L = 2.6·10⁷ float32 is 100 MiB per array). PR-AUC is linear in B·L·K
+(K anchors, fixed here). ROC-AUC pairwise forms the B² pairs of each label (expected slope 2 in
+B, 1 in L; memory B²·L unless `chunk_size` is given), while `method="sort"` (hinge) ranks the
+scores: B·log B per label. metricloss never switches method by itself: ROC-AUC is pairwise
+unless `method="sort"` is passed (hinge only), and sparse ZLPR is one scatter and one
+`logsumexp` over the logits at every size."""
 
 
 def plot(results: dict[str, Any], path: Path) -> bool:
