@@ -7,6 +7,11 @@ Usage::
     python benchmarks/run.py --quick --out DIR    # every case once at a tiny size (CI smoke)
     python benchmarks/run.py --frameworks jax --cases sigmoid_f1 --modes compiled
 
+After the cases, the scaling benchmark (``benchmarks/scaling.py``: time and memory against B
+and L, with fitted log-log slopes) runs for PyTorch and JAX and writes ``scaling.json``,
+``scaling.md`` and ``scaling.png`` (quick mode: ``scaling_quick.*``) beside the results;
+``--no-scaling`` skips it (as does ``--cases``).
+
 For each case (a loss at a shape) and each framework, the forward plus backward pass of
 metricloss, of the native code and of the floor (``0.5·Σz²``: one read of the logits forward,
 one read and one gradient-sized write backward) are checked (metricloss and native must agree
@@ -154,8 +159,9 @@ class Worker:
             "metricloss": ratio_stats(times["metricloss"], times["floor"]).median,
             "native": ratio_stats(times["native"], times["floor"]).median,
         }
-        memory: dict[str, int | None] = {}
-        for key in ("metricloss", "native", "floor"):
+        memory: dict[str, int | None] = dict.fromkeys(("metricloss", "native", "floor"))
+        for key in () if self.quick else ("metricloss", "native", "floor"):
+            # Quick mode measures no memory: XLA's memory analysis compiles each step again.
             a = floor_args if key == "floor" else args
             try:
                 memory[key] = fw.peak_memory(fns[key], steps[key], mode, a)
@@ -338,13 +344,23 @@ def driver_main(args: argparse.Namespace, argv: list[str]) -> int:
     (out_dir / f"{stem}.md").write_text(report.markdown(results))
     _log(f"wrote {out_dir / (stem + '.json')} and {out_dir / (stem + '.md')} "
          f"in {results['wall_s']:.0f} s")
+    scaling_failed = False
+    if not (args.no_scaling or args.cases) and {"torch", "jax"} & set(frameworks):
+        # How cost grows (benchmarks/scaling.py): its own workers, its own files in out_dir.
+        cmd = [sys.executable, str(ROOT / "benchmarks" / "scaling.py"), "--out", str(out_dir),
+               "--frameworks", ",".join(f for f in frameworks if f in ("torch", "jax"))]
+        _log("== scaling ==")
+        proc = subprocess.run(cmd + (["--quick"] if args.quick else []), env=env, check=False)
+        scaling_failed = proc.returncode != 0
+        if scaling_failed:
+            _log(f"scaling benchmark failed (exit {proc.returncode})")
     failed = [c for c in results["cases"] if c["status"] in ("error", "mismatch")]
     failed += [s for s in results["studies"] if s["status"] == "error"]
     failed_workers = [n for n, f in results["frameworks"].items() if f["status"] != "ok"]
     for c in failed:
         _log(f"FAILED: {c.get('case', c.get('name'))} {c['framework']} {c.get('mode', '')} "
              f"{c.get('shape_label', '')}: {c.get('error', c.get('check'))}")
-    return 1 if failed or failed_workers else 0
+    return 1 if failed or failed_workers or scaling_failed else 0
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -360,6 +376,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="seconds of timed rounds per case, after at least 5 rounds "
                         "(default 1.5; quick: one round)")
     p.add_argument("--no-studies", action="store_true", help="skip the memory/sort studies")
+    p.add_argument("--no-scaling", action="store_true",
+                   help="skip the scaling benchmark (benchmarks/scaling.py) run after the cases")
     p.add_argument("--rewrite-report", metavar="JSON",
                    help="only regenerate the Markdown page of an existing results JSON")
     p.add_argument("--worker", help=argparse.SUPPRESS)

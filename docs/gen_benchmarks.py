@@ -8,7 +8,8 @@ lays their reports out as one page:
 - each ``NAME.md`` becomes a section, its headings moved one level down, links into the
   repository turned into plain paths (the site holds only ``docs/``);
 - a ``NAME.json`` without a ``NAME.md`` beside it is listed with its top-level fields;
-- ``benchmarks.md`` comes first, ``efficacy.md`` second, any other report after them.
+- ``benchmarks.md`` comes first, ``efficacy.md`` second, any other report after them (the
+  scaling report, ``scaling.md``, with its plot ``scaling.png`` copied beside the page).
 
 The output folder ``docs/generated/`` is not under version control.
 """
@@ -124,6 +125,12 @@ def main() -> Path:
     OUT.parent.mkdir(exist_ok=True)
     if not OUT.exists() or OUT.read_text() != text:
         OUT.write_text(text)
+    # The reports' images (the scaling plot, ``![...](scaling.png)``) beside the page, so that
+    # their relative links resolve.
+    for image in sorted(RESULTS.glob("*.png")):
+        target = OUT.parent / image.name
+        if not target.exists() or target.read_bytes() != image.read_bytes():
+            target.write_bytes(image.read_bytes())
     return OUT
 
 

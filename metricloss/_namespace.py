@@ -32,6 +32,7 @@ __all__ = [
     "Namespace",
     "arguments_look_swapped",
     "assert_all",
+    "clip_symmetric",
     "compute_dtype",
     "cumulative_sum",
     "device_of",
@@ -44,6 +45,7 @@ __all__ = [
     "library_of",
     "logit_bound",
     "namespace_of",
+    "put_along_axis",
     "resolve_namespace",
     "segment_sum",
     "take_along_axis",
@@ -136,25 +138,28 @@ def namespace_of(**arrays: Array) -> Namespace:
         TypeError: if two arrays belong to different libraries, or one is not an array; the
             message names the arguments.
     """
-    present = {
-        name: a
-        for name, a in arrays.items()
-        if a is not None and not isinstance(a, _PYTHON_SCALARS)
-    }
-    if not present:
-        raise TypeError(f"expected at least one array among {', '.join(arrays)}, got none")
-    libraries = {}
-    for name, a in present.items():
+    # One loop, no intermediate dicts or sets: this runs at every call of every loss.
+    library = None
+    for name, a in arrays.items():
+        if a is None or isinstance(a, _PYTHON_SCALARS):
+            continue
         if not (hasattr(a, "shape") and hasattr(a, "dtype")):
             raise TypeError(f"{name} must be an array, got {type(a).__name__}")
-        libraries[name] = library_of(a)
-    distinct = set(libraries.values())
-    if len(distinct) > 1:
-        described = ", ".join(f"{name} is a {lib} array" for name, lib in libraries.items())
-        raise TypeError(f"arrays from different libraries cannot be mixed: {described}")
-    ns = _namespace_of_library(distinct.pop())
+        found = library_of(a)
+        if library is None:
+            library = found
+        elif found != library:
+            described = ", ".join(
+                f"{k} is a {library_of(v)} array" for k, v in arrays.items()
+                if v is not None and not isinstance(v, _PYTHON_SCALARS))
+            raise TypeError(f"arrays from different libraries cannot be mixed: {described}")
+    if library is None:
+        raise TypeError(f"expected at least one array among {', '.join(arrays)}, got none")
+    ns = _namespace_of_library(library)
     if ns is not None:
         return ns
+    present = {name: a for name, a in arrays.items()
+               if a is not None and not isinstance(a, _PYTHON_SCALARS)}
     try:
         return array_api_compat.array_namespace(*present.values())
     except TypeError as err:
@@ -415,9 +420,18 @@ def logit_bound(xp: Namespace, dtype: Any) -> float:
 
 def finite_logits(xp: Namespace, z: Array) -> Array:
     """``z`` clipped to ``[−H, H]`` (:func:`logit_bound`): identical for every finite logit a
-    model produces, the limit for ±inf, with a zero (finite) gradient there. One pass."""
-    h = logit_bound(xp, z.dtype)
-    return xp.clip(z, -h, h)
+    model produces, the limit for ±inf, with a zero (finite) gradient there. One pass forward;
+    in PyTorch one fused kernel backward (``hardtanh``; the gradient is then zero at ``±H``
+    exactly too)."""
+    return clip_symmetric(xp, z, logit_bound(xp, z.dtype))
+
+
+def clip_symmetric(xp: Namespace, x: Array, bound: float) -> Array:
+    """``x`` clipped to ``[−bound, bound]``, one pass; in PyTorch by ``hardtanh``, whose
+    backward is one fused kernel (``clamp``'s is four passes) and zero at ``±bound`` exactly."""
+    if _library_of_namespace(xp) == "torch":
+        return _layer("torch").clip_symmetric(x, bound)
+    return xp.clip(x, -bound, bound)
 
 
 def take_along_axis(xp: Namespace, x: Array, indices: Array, axis: int) -> Array:
@@ -460,3 +474,27 @@ def segment_sum(xp: Namespace, data: Array | None, ids: Array, num_segments: int
     ends = xp.take(below, bounds)
     return ends[1:] - ends[:-1]
 
+
+def put_along_axis(xp: Namespace, x: Array, indices: Array, values: Array) -> Array:
+    """A copy of the 2-D ``x`` with ``x[b, indices[b, p]] = values[b, p]`` for the ``(B, P)``
+    ``indices`` (non-negative, ``< x.shape[1]``) and ``values`` (of ``x``'s dtype); targets
+    repeated within a row must carry equal values. The gradient flows to ``x`` everywhere but
+    the targets, and to ``values``.
+
+    One native scatter (PyTorch ``Tensor.scatter``, JAX ``put_along_axis``, TensorFlow
+    ``tensor_scatter_nd_update``, NumPy ``put_along_axis`` on a copy); elsewhere (the standard
+    has no scatter) one ``where`` pass over ``x`` per column of ``indices``.
+    """
+    library = _library_of_namespace(xp)
+    if library in ("torch", "jax", "tensorflow"):
+        return _layer(library).put_along_axis(x, indices, values)
+    if library == "numpy":
+        import numpy as np
+
+        out = np.array(x, copy=True)
+        np.put_along_axis(out, np.asarray(indices), np.asarray(values), axis=1)
+        return out
+    columns = xp.arange(x.shape[1], dtype=indices.dtype, device=device_of(x))
+    for p in range(indices.shape[1]):
+        x = xp.where(columns == indices[:, p:p + 1], values[:, p:p + 1], x)
+    return x

@@ -36,7 +36,14 @@ from metricloss._checks import (
     prepare_inputs,
     require_array,
 )
-from metricloss._namespace import Array, Namespace, device_of, is_eager, kernels, namespace_of
+from metricloss._namespace import (
+    Array,
+    Namespace,
+    clip_symmetric,
+    device_of,
+    kernels,
+    namespace_of,
+)
 from metricloss._reduction import REDUCTIONS
 
 __all__ = ["asymmetric_loss", "binary_cross_entropy", "sigmoid_focal_loss"]
@@ -61,7 +68,7 @@ def _inputs(
     # (see the module); the square root keeps products in the backward pass (a huge loss times
     # a bounded factor, times a sigmoid's zero slope) from overflowing into inf·0 = NaN.
     big = math.sqrt(float(xp.finfo(z.dtype).max))
-    z = xp.clip(z, -big, big)
+    z = clip_symmetric(xp, z, big)
     return xp, z, y, w, shape
 
 
@@ -100,9 +107,8 @@ def _pos_weight(xp: Namespace, pos_weight: Array | float | None, z: Array,
             f"broadcast along the batch as in torch), got {got}"
         )
     pw = xp.reshape(xp.astype(pos_weight, z.dtype), (1, -1))
-    check_eager_range(xp, "pos_weight", pw, 0.0, math.inf)
-    if is_eager(pw) and not bool(xp.all(xp.isfinite(pw))):
-        raise ValueError("pos_weight must be finite; found inf or NaN")
+    # One min/max pass: finite (no inf, no NaN) and non-negative.
+    check_eager_range(xp, "pos_weight", pw, 0.0, math.inf, high_open=True, allow_nan=False)
     return pw
 
 

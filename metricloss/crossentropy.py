@@ -17,9 +17,9 @@ code returns NaN under JAX, TensorFlow and NumPy. For soft labels the log-masks 
 logits or the labels) meets ``log(0)`` or ``0·inf``; hard labels need no ``log`` at all.
 
 The sparse form takes the positives as padded index lists and never builds a dense label array:
-the cost is one ``logsumexp`` over the logits, ``⌈log2(P + 1)⌉`` counting passes that find the
-positives above every negative (left out of the sum by value, so that the form stays exact for
-every gap), and work on the ``(B, P)`` gathered positives.
+the positives are replaced by ``−inf`` in a copy of the logits (one native scatter), so that the
+negatives' term is one ``logsumexp``, exact for every gap between positives and negatives, and
+the rest is work on the ``(B, P)`` gathered positives.
 
 References:
     Su Jianlin, "将“Softmax+交叉熵”推广到多标签分类问题" (Extending softmax cross-entropy to
@@ -45,11 +45,13 @@ from metricloss._namespace import (
     Array,
     Namespace,
     compute_dtype,
+    device_of,
     finite_logits,
     index_dtype,
     is_eager,
     kernels,
     namespace_of,
+    put_along_axis,
     take_along_axis,
 )
 from metricloss._reduction import REDUCTIONS, apply_reduction
@@ -233,99 +235,26 @@ def _check_indices(
         return
     check_eager_indices(xp, "positive_indices", idx, num_labels, ignore=pad_index,
                         ignore_name="pad_index")
-    if idx.shape[1] < 2:
+    width = idx.shape[1]
+    if width < 2:
         return
-    ordered = xp.sort(idx, axis=1)
-    # After the check above every entry is a label or padding: equal neighbours that are not
-    # padding are a repeated label.
-    repeated = xp.logical_and(ordered[:, 1:] == ordered[:, :-1], ordered[:, 1:] != pad_index)
+    # After the check above every entry is a label or padding: a repeated label is an entry
+    # equal to another one of its row that is not padding.
+    if width <= 16:  # few positives: all pairs (B, P, P), cheaper than a sort per call
+        positions = xp.arange(width, device=device_of(idx))
+        later = positions[None, :, None] > positions[None, None, :]  # each pair once
+        same = xp.logical_and(idx[:, :, None] == idx[:, None, :], later)
+        repeated = xp.logical_and(xp.any(same, axis=2), idx != pad_index)  # (B, P)
+        entries = idx
+    else:
+        ordered = xp.sort(idx, axis=1)
+        entries = ordered[:, 1:]
+        repeated = xp.logical_and(entries == ordered[:, :-1], entries != pad_index)
     if bool(xp.any(repeated)):
-        later = ordered[:, 1:]
-        example = int(xp.max(xp.where(repeated, later, xp.min(later))))
+        example = int(xp.max(xp.where(repeated, entries, xp.min(entries))))
         raise ValueError(
             f"positive_indices must not repeat a label within a row; label {example} is repeated"
         )
-
-
-def _static_size(n: object) -> int | None:
-    """``n`` as a Python int, or ``None`` where the size is unknown when traced (``None`` in a
-    ``tf.function`` signature, a symbolic dimension of ``jax.export``)."""
-    try:
-        return int(n)  # type: ignore[call-overload]
-    except Exception:
-        return None
-
-
-def _count(xp: Namespace, condition: Array) -> Array:
-    """Number of ``True`` entries in each row of a 2-D boolean array (int32)."""
-    return xp.sum(xp.astype(condition, xp.int32), axis=1)
-
-
-def _dominant_cutoff(xp: Namespace, z: Array, s: Array, valid: Array, num_labels: int
-                     ) -> tuple[Array, Array]:
-    """Per example, the smallest positive logit ``t`` that no negative logit reaches, and
-    whether there is one (``cut``), both of shape ``(B, 1)``.
-
-    The labels with ``z ≥ t`` are then exactly the positives above every negative (the ones
-    whose share of ``1 + Σ_i e^{z_i}`` can swamp the negatives'), and every positive below
-    ``t`` is at most the largest negative logit. With the positives sorted in decreasing order,
-    ``s_(1) ≥ s_(2) ≥ …``, the predicate "no negative ``≥ s_(k)``", i.e.
-    ``#{i : z_i ≥ s_(k)} = #{p : s_p ≥ s_(k)}``, holds for ``k = 1 … j`` and fails after, so
-    ``j`` is found by bisection: ``⌈log2(P + 1)⌉`` counting passes over the logits, each a
-    comparison and a row sum, with ``O(B·P)`` state. Ties and repeated values are handled by
-    comparing counts, not ranks. No gradient flows through ``t`` (comparisons only).
-    """
-    ranked = xp.sort(xp.where(valid, s, -math.inf), axis=1, descending=True)  # (B, P)
-    lo = xp.zeros_like(ranked[:, 0], dtype=xp.int32)  # the predicate holds at k = lo
-    hi = _count(xp, valid) + 1  # ... and is taken to fail at k = hi
-    bound = _static_size(ranked.shape[1])
-    if bound is None:  # P unknown when traced (a (None, None) signature): j ≤ L
-        bound = num_labels
-    index = index_dtype(xp)
-
-    def threshold(k: Array) -> Array:  # s_(k) for k ≥ 1 (k = 0 reads s_(1); it is not used)
-        k = xp.astype(xp.where(k > 0, k - 1, 0), index)
-        return _gather(xp, ranked, xp.reshape(k, (-1, 1)))
-
-    for _ in range(int(bound).bit_length()):  # ⌈log2(bound + 1)⌉ halvings of [lo, hi)
-        mid = (lo + hi) // 2
-        t = threshold(mid)
-        clear = _count(xp, z >= t) == _count(xp, xp.logical_and(valid, s >= t))
-        active = (hi - lo) > 1
-        lo = xp.where(xp.logical_and(active, clear), mid, lo)
-        hi = xp.where(xp.logical_and(active, xp.logical_not(clear)), mid, hi)
-    return threshold(lo), xp.reshape(lo, (-1, 1)) > 0
-
-
-def _negatives_term(xp: Namespace, z: Array, s: Array, valid: Array, num_labels: int) -> Array:
-    """``log(1 + Σ_{i ∉ P} e^{z_i})`` per example, from the logits ``z`` and the gathered
-    positive logits ``s`` (``valid`` marks real positives), without a dense label array.
-
-    The positives above every negative (``z ≥ t``, :func:`_dominant_cutoff`) are left out of
-    the sum by value; the other positives are subtracted: with ``kept = log(1 + Σ_{z_i < t}
-    e^{z_i})`` and ``low = logsumexp(s_p : s_p < t)``, the term is
-    ``kept + log(1 − e^{low − kept})``. Every subtracted positive is at most the largest
-    negative, so ``e^{low − kept} ≤ P/(P + 1)``: the subtraction loses at most ``log2(P + 1)``
-    bits, for every gap between positives and negatives (the plain form
-    ``log(1 + Σ_i e^{z_i}) + log(1 − e^{lse(s) − all})`` loses them all once a positive is
-    ``−log ε`` above the negatives). Where there is no cutoff every label is kept; a ``NaN``
-    logit is always kept (its comparisons are false), so it yields a ``NaN`` loss.
-    """
-    t, cut = _dominant_cutoff(xp, z, s, valid, num_labels)
-    left_out = xp.logical_and(cut, z >= t)  # the dominant positives, (B, L)
-    kept = _lse_with_zero(xp, xp.where(left_out, -math.inf, z))  # (B,)
-    # Positives inside ``kept``. (Not ``logical_not(s >= t)`` alone: TensorFlow's graph
-    # optimizer rewrites ``logical_not(a >= b)`` into ``a < b``, which differs for NaN.)
-    low = xp.logical_and(valid, xp.logical_not(xp.logical_and(cut, s >= t)))
-    has_low = xp.any(low, axis=1)
-    # A row without such positives is computed on zeros (finite value and gradient), then
-    # replaced by −inf, so that its e^{low − kept} is 0.
-    s_low = xp.where(has_low[:, None], xp.where(low, s, -math.inf), 0.0)
-    d = xp.where(has_low, kernels(xp).logsumexp(s_low, axis=1) - kept, -math.inf)
-    # −expm1(d) ≥ 1/(P + 1) by construction; the floor only guards misuse under tracing (a
-    # repeated label, counted twice) against log(0).
-    eps = float(xp.finfo(s.dtype).eps)
-    return kept + xp.log(xp.clip(-xp.expm1(d), eps, 1.0))
 
 
 def sparse_multilabel_categorical_crossentropy(
@@ -340,30 +269,24 @@ def sparse_multilabel_categorical_crossentropy(
     For many labels and few positives per example (extreme classification). Equal to
     :func:`multilabel_categorical_crossentropy` on the same data, within float tolerance, for
     every gap between the positive and the negative logits, without a dense ``(B, L)`` label
-    array. With ``s`` the gathered positive logits of an example, ``pos = log(1 + Σ_p e^{−s_p})``
-    and ``neg = log(1 + Σ_{i ∉ P} e^{z_i})`` is obtained without ever subtracting a dominant
-    positive:
+    array. With ``s`` the gathered positive logits of an example,
 
     .. math::
 
-        t = \\min\\{s_p : s_p > z_i \\ \\forall i \\notin P\\}\\ (\\text{none: } t = \\infty),
-        \\qquad
-        \\text{kept} = \\log\\Big(1 + \\sum_{z_i < t} e^{z_i}\\Big),
+        \\ell = \\log\\Big(1 + \\sum_{p} e^{-s_p}\\Big)
+              + \\log\\Big(1 + \\sum_{i \\notin P} e^{z_i}\\Big),
 
-        \\text{neg} = \\text{kept} + \\log\\big(1 - e^{d}\\big),\\quad
-        d = \\operatorname{logsumexp}\\{s_p : s_p < t\\} - \\text{kept},
-
-    and the loss is ``pos + neg``. The positives above every negative logit (``z ≥ t``) are
-    left out of the sum by value; the positives that remain are each at most the largest
-    negative logit, so ``e^d ≤ P/(P+1)`` and ``1 − e^d`` (computed as ``−expm1(d)``) loses at
-    most ``log2(P + 1)`` bits. (The published sparse form,
+    the second term computed as the dense form computes it: one ``logsumexp`` over the logits
+    with a ``0`` appended and every positive replaced by ``−inf`` (one native scatter: PyTorch's
+    ``scatter``, JAX's and NumPy's ``put_along_axis``, TensorFlow's
+    ``tensor_scatter_nd_update``), never by subtracting the positives from a sum over all
+    labels. (The published sparse form,
     ``log(1 + Σ_i e^{z_i}) + log(1 − e^{lse(s) − all})``, loses every digit once a positive is
     about ``−log ε`` above the negatives, 16 in float32, and its gradient then pushes that
-    positive down.) ``t`` is found by bisection over the sorted positives, comparing the count
-    of logits ``≥ s_(k)`` with the count of positives ``≥ s_(k)``: ``⌈log2(P + 1)⌉`` counting
-    passes over the logits. Memory beyond the ``(B, P)`` work: the masked copy of the logits
-    that the one ``logsumexp`` reads (``(B, L + 1)`` in the compute dtype, kept for the
-    backward pass as any ``logsumexp`` keeps its input) and transient ``(B, L)`` booleans.
+    positive down.) Cost: the passes over the logits of one ``logsumexp`` plus one copy (the
+    scatter), forward and backward, and ``O(B·P)`` work on the positives. Memory beyond the
+    ``(B, P)`` work: the masked copy of the logits that the ``logsumexp`` reads (``(B, L + 1)``
+    in the compute dtype, kept for the backward pass as any ``logsumexp`` keeps its input).
 
     A label is predicted positive iff its **logit is > 0** (as for the dense form). A logit of
     ``+inf`` on a positive or ``−inf`` on a negative gives the limit value with a finite
@@ -461,8 +384,15 @@ def sparse_multilabel_categorical_crossentropy(
     # Padding (and, under tracing, any out-of-range index) takes no part: gather at 0 instead
     # and mask the gathered value out.
     valid = xp.logical_and(idx >= 0, idx < num_labels)
-    safe_idx = xp.astype(xp.where(valid, idx, xp.zeros_like(idx)), index_dtype(xp))
+    index = index_dtype(xp)
+    safe_idx = xp.astype(xp.where(valid, idx, xp.zeros_like(idx)), index)
     s = _gather(xp, z, safe_idx)  # (B, P), bit-equal to the logits gathered
     pos = _lse_with_zero(xp, xp.where(valid, -s, -math.inf))
-    neg = _negatives_term(xp, z, s, valid, num_labels)
+    # The negatives' term log(1 + Σ_{i ∉ P} e^{z_i}) as the dense form computes it: one
+    # logsumexp over the logits with a 0 appended (the ``1 +``) and every positive replaced by
+    # −inf (one scatter). Padding writes the 0 it finds into the appended column.
+    ext = xp.concat([z, xp.zeros_like(z[:, :1])], axis=1)
+    target = xp.astype(xp.where(valid, idx, xp.full_like(idx, num_labels)), index)
+    fill = xp.where(valid, -math.inf, xp.zeros_like(s))
+    neg = kernels(xp).logsumexp(put_along_axis(xp, ext, target, fill), axis=1)
     return _reduce(xp, pos + neg, reduction, dtype)

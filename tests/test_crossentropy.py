@@ -184,6 +184,10 @@ def test_mask_equals_dropping_the_masked_labels(xp, rng) -> None:
     (1, "float64"), (7, "float64"), (300, "float64"), (10_000, "float64"), (10_000, "float32"),
 ])
 def test_sparse_equals_dense(xp, rng, num_labels, dtype) -> None:
+    if xp.name == "jax" and (num_labels, dtype) in ((7, "float64"), (10_000, "float64")):
+        # JAX compiles every operation anew for each shape and dtype (CI time, issue 24): the
+        # edge L = 1, a middle L and the large L (in float32) cover the same cases.
+        pytest.skip("JAX: L = 1, 300 (float64) and 10,000 (float32) cover this case")
     pad = int(rng.choice([-1, -7, num_labels, num_labels + 5]))
     idx, y = random_positives(rng, 4, num_labels, max_pos=12, extra_pad=3, pad=pad)
     z = rng.normal(scale=2.0, size=(4, num_labels))

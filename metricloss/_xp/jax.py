@@ -32,6 +32,14 @@ class Kernels:
         return jax.nn.log_softmax(x, axis=axis)
 
 
+def put_along_axis(x: Array, indices: Array, values: Array) -> Array:
+    """A copy of the 2-D ``x`` with ``x[b, indices[b, p]] = values[b, p]`` (one scatter). The
+    row indices come from ``broadcasted_iota``, which takes a symbolic batch size
+    (``jnp.put_along_axis`` does not)."""
+    rows = jax.lax.broadcasted_iota(indices.dtype, indices.shape, 0)
+    return x.at[rows, indices].set(values, mode="promise_in_bounds")
+
+
 def is_eager(x: Array) -> bool:
     if isinstance(x, jax.core.Tracer):
         return False

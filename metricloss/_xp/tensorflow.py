@@ -443,6 +443,14 @@ def take_along_axis(x: Array, indices: Array, /, *, axis: int = -1) -> Array:
     return tf.transpose(out, inverse)
 
 
+def put_along_axis(x: Array, indices: Array, values: Array) -> Array:
+    """A copy of the 2-D ``x`` with ``x[b, indices[b, p]] = values[b, p]`` (one scatter; the
+    batch size may be unknown when traced). Repeated targets must carry equal values."""
+    idx = tf.cast(indices, tf.int32)
+    rows = tf.broadcast_to(tf.range(tf.shape(idx)[0])[:, None], tf.shape(idx))
+    return tf.tensor_scatter_nd_update(x, tf.stack([rows, idx], axis=-1), values)
+
+
 def sort(x: Array, /, *, axis: int = -1, descending: builtins.bool = False,
          stable: builtins.bool = True) -> Array:
     return tf.sort(x, axis=axis, direction="DESCENDING" if descending else "ASCENDING")

@@ -39,6 +39,20 @@ class Kernels:
         return torch.log_softmax(x, dim=axis)
 
 
+def clip_symmetric(x: Array, bound: float) -> Array:
+    """``x`` clipped to ``[−bound, bound]`` by ``hardtanh``: the same values as ``clamp`` in one
+    pass, and a backward of one fused kernel (``clamp``'s takes four passes: two comparisons,
+    their ``and`` and a ``where``). The gradient is zero outside ``(−bound, bound)``, also at
+    ``±bound`` exactly (``clamp`` passes it there). NaN propagates, with a zero gradient."""
+    return F.hardtanh(x, -bound, bound)
+
+
+def put_along_axis(x: Array, indices: Array, values: Array) -> Array:
+    """A copy of the 2-D ``x`` with ``x[b, indices[b, p]] = values[b, p]``
+    (``Tensor.scatter``: one copy of ``x``; its backward one copy of the gradient)."""
+    return x.scatter(1, indices, values)
+
+
 def is_eager(x: Array) -> bool:
     if torch.compiler.is_compiling():
         return False
