@@ -8,9 +8,13 @@ Protocol (the same for every loss, in every framework):
    remaining training rows only.
 3. Train the same MLP (``features → hidden → ReLU → dropout → labels``, Glorot-uniform
    weights, zero biases) with Adam at ``lr`` for ``epochs`` epochs of mini-batches of
-   ``batch_size``, reshuffled every epoch, from the same ``seed``, once per loss. The
-   constrained losses' dual variables (and PR-AUC biases) are trained by the same optimizer
-   (no weight decay anywhere); their running label priors advance in training mode only.
+   ``batch_size``, reshuffled every epoch, from the same ``seed``, once per loss. PR-AUC's biases
+   are trained by the same optimizer (no weight decay anywhere); the constrained losses move
+   their dual variables themselves from the validation split (``dual_source="held_out"``: one
+   dual step per training step from the next validation batch, in eval mode; Keras: one per
+   validation batch at each epoch's end), so that the precision target holds on held-out
+   data, not on memorised training batches; their running label priors advance in training
+   mode only.
 4. Score validation and test once, in evaluation mode. Tune per-label thresholds on
    validation (:func:`metricloss.tune_thresholds`): for F1, and for recall at
    ``target_precision``. Evaluate the test split once, at the default rule (logit > 0) and at

@@ -21,6 +21,8 @@ def build_losses(components: list[tuple[str, dict[str, Any]]], num_labels: int) 
         cls = getattr(adapters, name)
         if "num_labels" in cls._spec.adapter_keywords():  # constrained, AUC-M
             kwargs = {**kwargs, "num_labels": num_labels}
+        if cls._spec.constrained:  # dual steps from validation batches (see the torch trainer)
+            kwargs = {**kwargs, "dual_source": "held_out"}
         out.append(cls(**kwargs))
     return out
 
@@ -107,6 +109,22 @@ def train(components: list[tuple[str, dict[str, Any]]], data: Prepared, options:
         params = jax.tree.map(lambda p, u: p + u, params, updates)
         return params, new_states, opt_state, value
 
+    held_out = [i for i, loss in enumerate(losses)
+                if getattr(loss, "config", {}).get("dual_source") == "held_out"]
+
+    @jax.jit
+    def held_out_step(params: Any, loss_states: Any, xb: Any, yb: Any) -> Any:
+        """One dual step of each constrained loss from a validation batch (no dropout)."""
+        logits = mlp_apply(params["model"], xb)
+        states = list(loss_states)
+        for i in held_out:
+            states[i] = losses[i].update_duals(states[i], logits, yb,
+                                               params=params["losses"][i])
+        return states
+
+    xv, yv = jnp.asarray(data.x_val), jnp.asarray(data.y_val)
+    val_order = np.random.default_rng(options.seed + 1).permutation(xv.shape[0])
+    val_at = 0
     rng = np.random.default_rng(options.seed)
     epoch_losses: list[float] = []
     start = time.perf_counter()
@@ -119,6 +137,10 @@ def train(components: list[tuple[str, dict[str, Any]]], data: Prepared, options:
             key, sub = jax.random.split(key)
             params, loss_states, opt_state, value = step(params, loss_states, opt_state,
                                                          x[idx], y[idx], sub)
+            if held_out:
+                vidx = jnp.asarray(val_order[val_at:val_at + options.batch_size])
+                val_at = (val_at + options.batch_size) % max(int(xv.shape[0]), 1)
+                loss_states = held_out_step(params, loss_states, xv[vidx], yv[vidx])
             total += float(value)
             batches += 1
         epoch_losses.append(total / max(batches, 1))

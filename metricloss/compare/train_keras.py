@@ -14,6 +14,7 @@ from keras import ops
 
 import metricloss
 from metricloss.backends import keras as adapters
+from metricloss.backends._state import SPECS
 from metricloss.compare.protocol import Options, Prepared, TrainResult
 
 # Baselines without a Keras class yet: the core function, wrapped in Keras' order.
@@ -56,6 +57,8 @@ def build_loss(components: list[tuple[str, dict[str, Any]]], num_labels: int) ->
         cls = getattr(adapters, name)
         if isinstance(cls, type) and issubclass(cls, keras.layers.Layer):
             kwargs = {**kwargs, "num_labels": num_labels}
+        if name in SPECS and SPECS[name].constrained:  # dual steps from validation data
+            kwargs = {**kwargs, "dual_source": "held_out"}
         parts.append(cls(from_logits=True, **kwargs))
     if len(parts) == 1:
         return parts[0]
@@ -96,9 +99,15 @@ def train(components: list[tuple[str, dict[str, Any]]], data: Prepared, options:
         model.compile(optimizer=keras.optimizers.Adam(options.lr), loss=loss)
     epoch_losses: list[float] = []
     start = time.perf_counter()
+    callbacks: list[Any] = [_EpochCallback(on_epoch, epoch_losses)]
+    if getattr(loss, "owns_duals", False):
+        # Keras has no per-step hook into the compiled train step: the held-out dual steps
+        # come at each epoch's end, one per validation batch (the torch and JAX trainers
+        # interleave one per training step).
+        callbacks.insert(0, adapters.HeldOutDualUpdate((data.x_val, data.y_val), loss=loss,
+                                                       batch_size=options.batch_size))
     model.fit(data.x_train, data.y_train, epochs=options.epochs,
-              batch_size=options.batch_size, shuffle=True, verbose=0,
-              callbacks=[_EpochCallback(on_epoch, epoch_losses)])
+              batch_size=options.batch_size, shuffle=True, verbose=0, callbacks=callbacks)
     seconds = time.perf_counter() - start
     val = np.asarray(model.predict(data.x_val, verbose=0), dtype=np.float64)
     test = np.asarray(model.predict(data.x_test, verbose=0), dtype=np.float64)

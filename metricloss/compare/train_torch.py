@@ -21,7 +21,7 @@ def build_losses(components: list[tuple[str, dict[str, Any]]], num_labels: int
         cls = getattr(adapters, name)
         if "num_labels" in cls._spec.adapter_keywords():  # constrained, AUC-M
             kwargs = {**kwargs, "num_labels": num_labels}
-        if cls._spec.constrained:
+        if cls._spec.constrained:  # dual steps from validation batches (_train)
             kwargs = {**kwargs, "dual_source": "held_out"}
         out.append(cls(**kwargs))
     return out
