@@ -238,9 +238,10 @@ def confusion_metric_loss(
         axis: the class axis (not 0, the batch axis); ``None``: 1 if ``multiclass`` or a class
             option is given, else the ``(B,)``/``(B, L)`` multi-label form.
         multiclass: softmax over the class axis instead of a sigmoid per element.
-        ignore_index: integer labels only: positions holding it take no part in any count.
-            Labels must lie in ``[0, C)`` or equal it (checked in eager mode; under tracing an
-            out-of-range label is unchecked).
+        ignore_index: positions holding it take no part in any count. Integer class labels
+            must lie in ``[0, C)`` or equal it (checked in eager mode; under tracing an
+            out-of-range label is unchecked). With labels of the logits' shape (binary or
+            multi-label masks, int or float), the elements equal to it are left out.
         class_weights: ``(C,)`` non-negative weights, not all zero: ``macro`` becomes
             ``Σ_c c_c·loss_c / Σ_c c_c``; ``micro`` and ``samples`` multiply class ``c``'s counts
             by ``c_c`` before pooling; ``none`` is unaffected.
@@ -291,7 +292,7 @@ def confusion_metric_loss(
 
     Raises:
         ValueError: labels of neither form, ``axis`` out of range or 0, a class index outside
-            ``[0, C)`` (eager), ``ignore_index`` with one-hot labels, ``offset`` with
+            ``[0, C)`` (eager), ``offset`` with
             ``multiclass``, bad ``class_weights``, ``slope``/``beta``/``amplifier``/``eps`` not
             positive, probabilities outside [0, 1] (eager).
         TypeError: ``None`` or a non-array for ``logits``/``labels``, non-floating logits,
