@@ -524,7 +524,8 @@ def forward(
     all_reduce: Callable[[Array], Array] | None = None,
     **call_arrays: Array | None,
 ) -> ForwardResult:
-    """The one pure forward of an adapter: ``dual_value → core loss → update_label_priors``.
+    """The one pure forward of an adapter: ``λ → core loss → update_label_priors →
+    dual_step``.
 
     Args:
         spec: the loss, from :data:`SPECS`.
@@ -545,7 +546,9 @@ def forward(
             ``mask=``); ``None`` is ignored.
 
     Returns:
-        :class:`ForwardResult` ``(loss, aux, label_priors)``.
+        :class:`ForwardResult` ``(loss, aux, label_priors, duals, used)``: ``duals`` the new
+        dual values after one :func:`metricloss.dual_step` on this batch's violation (training
+        mode, loss-owned duals, ``dual_source="train"``), else ``None``.
     """
     for name, value in call_arrays.items():
         if name not in spec.call_keywords and value is not None:
