@@ -188,7 +188,8 @@ def _keras_signature(spec: _state.LossSpec, positional: Sequence[str] = (),
     (positional or keyword), then the shared spec's keywords (Keras' ``reduction`` in place of
     the core's) and Keras' own."""
     kind = inspect.Parameter
-    params = {p.name: p for p in spec.signature().parameters.values() if p.name != "reduction"}
+    params = {p.name: p for p in spec.signature().parameters.values()
+              if p.name != "reduction" and p.name not in _KERAS_KEYWORDS}  # Keras' own below
     first = [params.pop(n).replace(kind=kind.POSITIONAL_OR_KEYWORD) for n in positional]
     rest = list(params.values()) + [kind(n, kind.KEYWORD_ONLY, default=d)
                                     for n, d in {**(extra or {}), **_KERAS_KEYWORDS}.items()]
@@ -910,6 +911,7 @@ for _name, _summary in _SEGMENTATION.items():
         _fn = _state.SPECS[_name].function_name
         globals()[_name] = _register(type(_name, (_SegmentationLoss,), {
             "__module__": __name__, "__qualname__": _name,
+            "__signature__": _keras_signature(_state.SPECS[_name]),
             "__doc__": f"{_summary}\n\n    Keras form of :func:`metricloss.{_fn}` (its "
                        f"keywords), channels-last: ``axis=-1`` unless given. ``y_true``: "
                        f"class indices ``(N, *spatial)`` or masks of ``y_pred``'s shape. "
@@ -1159,6 +1161,7 @@ class AUCMLoss(_ConstrainedLoss):
             setattr(self, var.name, self.add_weight(
                 name=var.name, shape=var.shape, trainable=var.trainable,
                 initializer=keras.initializers.Constant(var.initial_value)))
+        self._num_labels = num_labels  # read by the base's _build_for and attribute lookup
         self.built = True
 
     def call(self, y_true: Any, y_pred: Any, sample_weight: Any = None,
