@@ -612,7 +612,7 @@ class CurveMetric(nn.Module):
     ``update(input, target, weights=None)`` (also ``metric(input, target)``) adds a batch of
     logits and 0/1 targets under ``no_grad``; ``compute()`` returns the metric of everything
     seen since the last ``reset()``; :attr:`state` is the :class:`~metricloss.CurveState`
-    itself, for any function of :mod:`metricloss` that reads one (``tune_thresholds(state)``,
+    itself, for any function of ``metricloss`` that reads one (``tune_thresholds(state)``,
     ``confusion_counts(state, thresholds)``). The buffers ``positives``/``negatives``
     ``(num_labels, num_bins)`` are the whole state: constant memory, saved in
     ``state_dict``, moved by ``.to(device)``.

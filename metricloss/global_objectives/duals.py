@@ -162,7 +162,7 @@ def constraint_violation(
     Args:
         logits: ``(B, L)`` or ``(B,)``, floating; the batch size may be unknown (traced).
         labels: same shape; bool, int or float in [0, 1].
-        constraint: one of :data:`CONSTRAINTS` (the loss's name without ``_loss``).
+        constraint: one of ``CONSTRAINTS`` (the loss's name without ``_loss``).
         estimate: ``"hard"`` (counts at ``z > 0``; no gradient) or ``"surrogate"`` (bounds).
         target_precision, target_recall, target_rate: the constraint's target, in (0, 1] (a
             number, a length-``L`` sequence, or an array ``()``/``(L,)``): the one the
